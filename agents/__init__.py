@@ -1,0 +1,43 @@
+"""Who decides: hedging agents, the risk manager and the book. No Ray here.
+
+Write your own agent by subclassing :class:`Agent` (see ``docs/custom_agents.md``).
+"""
+
+from agents.allocation import EventAwareAllocation, StaticAllocation
+from agents.base import Agent, AgentConfig, AgentError, AgentTurn
+from agents.delta import DeltaHedger, DeltaHedgerConfig
+from agents.gamma import GammaHedger, GammaHedgerConfig
+from agents.manager import BookPosition, ConfigResult, ManagerConfig, RiskManager, cascade_order
+from agents.portfolio import BookGreeks, OptionLine, Portfolio
+from agents.vega import VegaHedger, VegaHedgerConfig
+
+#: Short names a scenario may use instead of a dotted path.
+BUILTIN_AGENTS: dict[str, type[Agent]] = {
+    "delta": DeltaHedger,
+    "gamma": GammaHedger,
+    "vega": VegaHedger,
+}
+
+__all__ = [
+    "BUILTIN_AGENTS",
+    "Agent",
+    "AgentConfig",
+    "AgentError",
+    "AgentTurn",
+    "BookGreeks",
+    "BookPosition",
+    "ConfigResult",
+    "DeltaHedger",
+    "DeltaHedgerConfig",
+    "EventAwareAllocation",
+    "GammaHedger",
+    "GammaHedgerConfig",
+    "ManagerConfig",
+    "OptionLine",
+    "Portfolio",
+    "RiskManager",
+    "StaticAllocation",
+    "VegaHedger",
+    "VegaHedgerConfig",
+    "cascade_order",
+]

@@ -1,0 +1,215 @@
+"""Agent: the extension point. Subclass it, override a few ``on_<event>`` hooks.
+
+The framework method :meth:`Agent.step` receives one step's events and the
+book as this agent sees it, dispatches each event to the hook its type names
+(``event.hook``: ``on_announcement``, ``on_budget``, ``on_alert``, ...), then
+calls :meth:`Agent.on_market`, whose orders it checks and returns. User hooks
+decide; the framework dispatches, validates and wraps errors so that a failing
+agent stops the run with its name, the simulated time and the exception.
+
+Each agent class names its config model in ``Config``: a frozen pydantic model
+(``frozen=True, extra="forbid"``) validated when the scenario is loaded.
+Agents never import Ray; randomness, if any, comes from the ``rng`` passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from market.events import Fill, MarketEvent, Order, RiskSnapshot
+
+
+class AgentConfig(BaseModel):
+    """Base of every agent's config: frozen, unknown fields refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AgentError(RuntimeError):
+    """An agent hook raised, or returned malformed orders.
+
+    Attributes:
+        agent: The agent's name.
+        cls: The agent's class name.
+        step: Step number.
+        time: Simulated time, years.
+        error: ``"ExceptionType: message"`` of the cause.
+    """
+
+    def __init__(self, agent: str, cls: str, step: int, time: float, error: str) -> None:
+        super().__init__(agent, cls, step, time, error)
+        self.agent = agent
+        self.cls = cls
+        self.step = step
+        self.time = time
+        self.error = error
+
+    def __str__(self) -> str:
+        return (
+            f"agent {self.agent!r} ({self.cls}) failed at t={self.time:.6f}y "
+            f"(step {self.step}): {self.error}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTurn:
+    """What the manager hands an agent for one step.
+
+    Attributes:
+        notices: Manager events for this step (budget updates, model alerts).
+        view: The book after the orders of the agents before this one.
+        fills: Agent name to its fills of the previous step (each agent takes
+            its own; delivered before this step's events).
+    """
+
+    notices: tuple[Any, ...]
+    view: RiskSnapshot
+    fills: dict[str, list[Fill]]
+
+
+class Agent:
+    """Base class of hedging agents.
+
+    Args:
+        name: Unique name of this agent in its configuration.
+        config: An instance of the class's ``Config`` (default config if None).
+        rng: Random generator for agents that randomise (passed in, never global).
+
+    Class attributes:
+        Config: The pydantic config model of this class.
+        greek: The greek this agent hedges (``"vega"``, ``"gamma"``, ``"delta"``)
+            or None; the manager's default cascade runs vega, gamma, delta, then
+            the rest, in scenario order.
+    """
+
+    Config: ClassVar[type[AgentConfig]] = AgentConfig
+    greek: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        name: str,
+        config: AgentConfig | None = None,
+        *,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config if config is not None else self.Config()
+        if not isinstance(self.config, self.Config):
+            raise TypeError(f"{type(self).__name__} needs a {self.Config.__name__} config")
+        self.rng = rng
+        self._step = 0
+        self._time = 0.0
+
+    # ----------------------------------------------------------- framework
+    def step(self, events: tuple[Any, ...], turn: AgentTurn) -> list[Order]:
+        """Run this agent for one step (framework method; do not override).
+
+        Args:
+            events: The market's events for the step, the :class:`MarketEvent` last.
+            turn: The manager's notices and this agent's view of the book.
+
+        Returns:
+            The agent's orders, checked.
+
+        Raises:
+            AgentError: A hook raised or returned malformed orders.
+        """
+        market = events[-1]
+        self._step, self._time = market.step, market.time
+        try:
+            for f in turn.fills.get(self.name, ()):
+                self.on_fill(f)
+            for ev in (*events[:-1], *turn.notices):
+                getattr(self, ev.hook)(ev)
+            orders = self.on_market(market, turn.view)
+            return self._check_orders(orders, market)
+        except AgentError:
+            raise
+        except Exception as exc:
+            raise self._error(exc) from exc
+
+    def fills(self, by_agent: dict[str, list[Fill]]) -> None:
+        """Deliver this agent's fills of the step to :meth:`on_fill` (framework method).
+
+        Args:
+            by_agent: Agent name to its fills, as the manager split them.
+        """
+        try:
+            for f in by_agent.get(self.name, ()):
+                self.on_fill(f)
+        except Exception as exc:
+            raise self._error(exc) from exc
+
+    def _error(self, exc: BaseException) -> AgentError:
+        return AgentError(
+            self.name, type(self).__name__, self._step, self._time, f"{type(exc).__name__}: {exc}"
+        )
+
+    def _check_orders(self, orders: Any, market: MarketEvent) -> list[Order]:
+        if orders is None:
+            return []
+        if not isinstance(orders, list | tuple):
+            raise TypeError(f"on_market must return a list of Order, got {type(orders).__name__}")
+        listed = {q.instrument for q in market.quotes}
+        n = market.n_paths
+        for o in orders:
+            if not isinstance(o, Order):
+                raise TypeError(f"on_market returned a {type(o).__name__}, not an Order")
+            if o.instrument not in listed:
+                raise ValueError(f"order for unlisted instrument {o.instrument!r}")
+            if not isinstance(o.qty, np.ndarray) or o.qty.shape != (n,):
+                raise ValueError(f"order qty must be an array of shape ({n},)")
+            if not np.all(np.isfinite(o.qty)):
+                raise ValueError(f"order for {o.instrument!r} has non-finite quantities")
+        return list(orders)
+
+    def order(self, instrument: str, qty: np.ndarray) -> Order:
+        """Build an order for this step (helper for hooks).
+
+        Args:
+            instrument: Listing name.
+            qty: Units to buy (+) or sell (-) per path, shape ``[n]``.
+        """
+        return Order(
+            step=self._step,
+            sender=self.name,
+            instrument=instrument,
+            qty=np.asarray(qty, dtype=np.float64),
+        )
+
+    # ---------------------------------------------------------------- hooks
+    def on_market(self, event: MarketEvent, view: RiskSnapshot) -> list[Order]:
+        """Decide this step's orders. Override this.
+
+        Args:
+            event: The market event (spot, surface, quotes), arrays ``[n]``.
+            view: The book as this agent sees it (greeks and risk bands).
+
+        Returns:
+            Orders (use :meth:`order`); an empty list to do nothing.
+        """
+        return []
+
+    def on_fill(self, fill: Fill) -> None:
+        """React to a fill of one of this agent's orders."""
+
+    def on_budget(self, update: Any) -> None:
+        """React to a budget re-allocation (:class:`~market.events.BudgetUpdate`)."""
+
+    def on_announcement(self, announcement: Any) -> None:
+        """React to a scheduled or released announcement."""
+
+    def on_alert(self, alert: Any) -> None:
+        """React to a model-decay alert."""
+
+    # ---------------------------------------------------------------- state
+    def snapshot(self) -> dict[str, Any]:
+        """This agent's state, msgpack-encodable (override if the agent keeps state)."""
+        return {}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`snapshot` (override together with it)."""

@@ -1,0 +1,441 @@
+"""RiskManager: owns the book, runs the hedging cascade, allocates and enforces the budget.
+
+Per step (see DESIGN.md, the step protocol) the manager
+
+1. rolls the book to the new quote (interest, dividends, expiries), values it
+   and publishes the budget (a :class:`~market.events.BudgetUpdate` when the
+   allocation policy changes it) -- :meth:`RiskManager.begin_step`;
+2. hands each agent, in cascade order, the book as it stands after the orders
+   of the agents before it, and takes its orders, rejecting per path any that
+   breach a hard limit -- :meth:`RiskManager.submit`;
+3. nets the orders per instrument for the market -- :meth:`RiskManager.net_orders`;
+4. books the market's fills, hands each agent its share and counts budget
+   breaches of the post-trade book -- :meth:`RiskManager.on_fills`.
+
+Everything is per path (arrays ``[n]``); agents are known here only by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agents.allocation import (
+    GREEKS,
+    AllocationPolicy,
+    StaticAllocation,
+    bands,
+    policy_scales,
+    stress_moves,
+    stressed_loss,
+)
+from agents.base import AgentTurn
+from agents.portfolio import OptionLine, Portfolio
+from market.events import (
+    Announcement,
+    BudgetUpdate,
+    Fill,
+    MarketEvent,
+    Order,
+    RiskSnapshot,
+)
+from market.execution import CostModel, fill_order
+from market.pricing import bsm_price
+from market.surface import implied_vol
+
+#: Default cascade: option hedges first, delta last (the desk's order).
+CASCADE_RANK = {"vega": 0, "gamma": 1, "delta": 2}
+
+
+class BookPosition(BaseModel):
+    """An option the book holds from the start, put on at mid.
+
+    Attributes:
+        is_call: Call (True) or put.
+        moneyness: Strike as a multiple of the initial spot.
+        expiry_days: Days to expiry at the start.
+        qty: Units held (negative = short).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    is_call: bool = True
+    moneyness: float = Field(1.0, gt=0.0)
+    expiry_days: float = Field(30.0, gt=0.0)
+    qty: float
+
+
+class ManagerConfig(BaseModel):
+    """The manager's budget, stress grid, allocation policy and hard limits.
+
+    Attributes:
+        budget: Total stressed-loss budget, currency (> 0).
+        weights: Share of the budget per greek (sum <= 1).
+        stress_sigmas: Spot move of the stress grid, in standard deviations.
+        stress_horizon_days: Horizon of the stress move, days.
+        stress_vol: Vol move of the stress grid, decimal (0.02 = 2 vol points).
+        policy: Allocation policy (``static`` or ``event_aware``).
+        max_order: Hard limit per instrument: largest ``|units|`` one agent may
+            order per path and step; larger orders are rejected on those paths.
+        hard_limit: Hard limit on the stressed loss as a multiple of the budget:
+            an order that takes a path's stressed loss above it (and raises it)
+            is rejected on that path. None = no such limit.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    budget: float = Field(1000.0, gt=0.0)
+    weights: dict[Literal["delta", "gamma", "vega"], Annotated[float, Field(ge=0.0)]] = {
+        "delta": 0.2,
+        "gamma": 0.4,
+        "vega": 0.4,
+    }
+    stress_sigmas: float = Field(3.0, gt=0.0)
+    stress_horizon_days: float = Field(1.0, gt=0.0)
+    stress_vol: float = Field(0.02, gt=0.0)
+    policy: AllocationPolicy = StaticAllocation()
+    max_order: dict[str, Annotated[float, Field(gt=0.0)]] = {}
+    hard_limit: float | None = Field(None, gt=0.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> ManagerConfig:
+        if sum(self.weights.values()) > 1.0 + 1e-12:
+            raise ValueError(f"weights must sum to at most 1, got {sum(self.weights.values())}")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigResult:
+    """The outcome of one hedging configuration, per path.
+
+    Attributes:
+        pnl: Terminal P&L (mark-to-market wealth), currency, ``[n]``.
+        cost: Transaction costs paid, currency, ``[n]``.
+        turnover: Traded notional at mid, currency, ``[n]``.
+        breaches: Steps whose post-trade stressed loss exceeded the budget, ``[n]``.
+        rejected: Path-orders rejected by hard limits, ``[n]``.
+    """
+
+    pnl: np.ndarray
+    cost: np.ndarray
+    turnover: np.ndarray
+    breaches: np.ndarray
+    rejected: np.ndarray
+
+
+def cascade_order(agents: list[tuple[str, str | None]]) -> list[str]:
+    """Agent names in the default cascade: vega, gamma, delta, then the rest.
+
+    Args:
+        agents: ``(name, greek)`` in scenario order.
+    """
+    ranked = sorted(enumerate(agents), key=lambda ia: (CASCADE_RANK.get(ia[1][1] or "", 3), ia[0]))
+    return [name for _, (name, _) in ranked]
+
+
+class RiskManager:
+    """The manager of one hedging configuration over ``n`` paths.
+
+    Args:
+        config: Budget, stress grid, policy and limits.
+        cascade: Agent names in the order they run.
+        book: The options held from the start.
+        n_paths: Number of paths.
+        year_days: Days per year.
+        costs: Cost model per listed instrument (for rolls).
+    """
+
+    def __init__(
+        self,
+        config: ManagerConfig,
+        cascade: list[str],
+        book: tuple[BookPosition, ...],
+        n_paths: int,
+        year_days: float,
+        costs: dict[str, CostModel] | None = None,
+    ) -> None:
+        self.config = config
+        self.costs = dict(costs or {})
+        self.cascade = list(cascade)
+        self.book = book
+        self.year_days = year_days
+        self.portfolio = Portfolio(n_paths)
+        self.breaches = np.zeros(n_paths, dtype=np.int64)
+        self.rejected = np.zeros(n_paths, dtype=np.int64)
+        self.scales = dict.fromkeys(GREEKS, 1.0)
+        self.pending: list[float] = []
+        self.released: list[float] = []
+        self._booked = False
+        self._market: MarketEvent | None = None
+        self._running: dict[str, np.ndarray] = {}
+        self._orders: list[Order] = []
+        self._notices: tuple[Any, ...] = ()
+        self._fills: dict[str, list[Fill]] = {}
+        self._turn_fills: dict[str, list[Fill]] = {}
+        self._ds = np.zeros(n_paths)
+        self._bands: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------ protocol
+    def begin_step(self, events: tuple[Any, ...]) -> AgentTurn:
+        """Start a step: roll and value the book, update the budget.
+
+        Args:
+            events: The market's events, the :class:`MarketEvent` last.
+
+        Returns:
+            The turn of the first agent in the cascade.
+        """
+        market = events[-1]
+        self._market = market
+        for ann in events[:-1]:
+            self._on_announcement(ann)
+        if not self._booked:
+            self._put_on_book(market)
+        self.portfolio.roll_to(market)
+        self._roll_delisted(market)
+        self.portfolio.prune()
+        g = self.portfolio.greeks(market)
+        self._running = {"delta": g.delta, "gamma": g.gamma, "vega": g.vega, "theta": g.theta}
+        self._notices = self._update_budget(market)
+        cfg = self.config
+        self._ds, dv = stress_moves(
+            market.spot,
+            market.surface.atm,
+            cfg.stress_sigmas,
+            cfg.stress_horizon_days / self.year_days,
+            cfg.stress_vol,
+        )
+        self._bands = bands(
+            cfg.budget, {str(g): w for g, w in cfg.weights.items()}, self.scales, self._ds, dv
+        )
+        self._orders = []
+        self._turn_fills = self.take_fills()
+        return self._turn()
+
+    def submit(self, agent: str, orders: list[Order]) -> AgentTurn:
+        """Take one agent's orders, enforcing hard limits, and move the view on.
+
+        Args:
+            agent: The agent's name.
+            orders: Its orders for this step.
+
+        Returns:
+            The turn of the next agent (the book after these orders).
+        """
+        market = self._market
+        assert market is not None
+        cfg = self.config
+        for o in orders:
+            q = market.quote(o.instrument)
+            qty = o.qty
+            reject = np.zeros(qty.shape, dtype=bool)
+            limit = cfg.max_order.get(o.instrument)
+            if limit is not None:
+                reject |= np.abs(qty) > limit
+            if cfg.hard_limit is not None:
+                before = self._loss(self._running)
+                after = self._loss({g: self._running[g] + qty * getattr(q, g) for g in GREEKS})
+                reject |= (after > cfg.hard_limit * cfg.budget) & (after > before)
+            if reject.any():
+                self.rejected += reject & (qty != 0.0)
+                qty = np.where(reject, 0.0, qty)
+            for g in ("delta", "gamma", "vega", "theta"):
+                self._running[g] = self._running[g] + qty * getattr(q, g)
+            self._orders.append(Order(o.step, agent, o.instrument, qty))
+        return self._turn()
+
+    def net_orders(self) -> list[Order]:
+        """This step's orders netted per instrument (first-ordered first), non-zero only."""
+        net: dict[str, np.ndarray] = {}
+        for o in self._orders:
+            net[o.instrument] = net[o.instrument] + o.qty if o.instrument in net else o.qty
+        step = self._market.step if self._market is not None else 0
+        return [Order(step, "manager", k, v) for k, v in net.items() if np.any(v)]
+
+    def settle(self, last_turn: AgentTurn | None = None) -> None:
+        """Fill the netted orders at this step's quotes, book them, split them back.
+
+        Args:
+            last_turn: The turn :meth:`submit` returned for the last agent (the
+                runtime passes it so that settling depends on the whole cascade);
+                unused otherwise.
+
+        The fills come from the market's execution model
+        (:func:`market.execution.fill_order`), a pure function of the step's
+        quotes and the instrument's costs, called here rather than through a
+        round trip to the market component. Each agent's share of a net fill is
+        its own quantity at the net price; the net cost is shared in proportion
+        to ``|quantity|``. Agents receive their fills with their next turn
+        (:meth:`take_fills` after the last step). Finally the post-trade book's
+        stressed loss is checked against the budget.
+        """
+        market = self._market
+        assert market is not None
+        out: dict[str, list[Fill]] = {name: [] for name in self.cascade}
+        for o in self.net_orders():
+            quote = market.quote(o.instrument)
+            f = fill_order(o, quote, self.costs.get(o.instrument, CostModel()), "manager")
+            self.portfolio.apply_fill(f, quote)
+            mine = [x for x in self._orders if x.instrument == f.instrument]
+            total = np.zeros_like(f.qty)
+            for x in mine:
+                total = total + np.abs(x.qty)
+            share_base = np.where(total > 0.0, total, 1.0)
+            for x in mine:
+                out[x.sender].append(
+                    Fill(
+                        f.step,
+                        "market",
+                        x.sender,
+                        f.instrument,
+                        f.contract,
+                        x.qty,
+                        f.price,
+                        f.mid,
+                        f.cost * np.abs(x.qty) / share_base,
+                    )
+                )
+        self._fills = out
+        self.breaches += self._loss(self._running) > self.config.budget
+
+    def take_fills(self) -> dict[str, list[Fill]]:
+        """The last step's fills per agent, not yet handed out (then cleared)."""
+        fills, self._fills = self._fills, {}
+        return fills
+
+    def finish(self, events: tuple[Any, ...]) -> ConfigResult:
+        """Close the run at the last quote: roll, value, report.
+
+        Args:
+            events: The market's last events, the :class:`MarketEvent` last.
+        """
+        market = events[-1]
+        if not self._booked:
+            self._put_on_book(market)
+        self.portfolio.roll_to(market)
+        g = self.portfolio.greeks(market)
+        p = self.portfolio
+        return ConfigResult(
+            pnl=p.wealth(market, g),
+            cost=p.cost.copy(),
+            turnover=p.turnover.copy(),
+            breaches=self.breaches.copy(),
+            rejected=self.rejected.copy(),
+        )
+
+    # ------------------------------------------------------------- helpers
+    def _loss(self, greeks: dict[str, np.ndarray]) -> np.ndarray:
+        return stressed_loss(
+            greeks["delta"], greeks["gamma"], greeks["vega"], self._ds, self.config.stress_vol
+        )
+
+    def _turn(self) -> AgentTurn:
+        market = self._market
+        assert market is not None
+        r = self._running
+        view = RiskSnapshot(
+            step=market.step,
+            sender="manager",
+            time=market.time,
+            delta=r["delta"],
+            gamma=r["gamma"],
+            vega=r["vega"],
+            theta=r["theta"],
+            stressed_loss=self._loss(r),
+            bands=self._bands,
+            positions=self.portfolio.positions(),
+        )
+        return AgentTurn(self._notices, view, self._turn_fills)
+
+    def _on_announcement(self, ann: Announcement) -> None:
+        if ann.released:
+            self.pending = [t for t in self.pending if t != ann.event_time]
+            self.released.append(ann.event_time)
+        else:
+            self.pending.append(ann.event_time)
+
+    def _update_budget(self, market: MarketEvent) -> tuple[Any, ...]:
+        scales, reason = policy_scales(
+            self.config.policy, market.time, self.pending, self.released, self.year_days
+        )
+        if scales == self.scales and market.step > 0:
+            return ()
+        self.scales = scales
+        update = BudgetUpdate(
+            step=market.step,
+            sender="manager",
+            time=market.time,
+            total=self.config.budget,
+            scales=dict(scales),
+            reason="initial" if market.step == 0 else reason,
+        )
+        return (update,)
+
+    def _roll_delisted(self, market: MarketEvent) -> None:
+        """Close positions in series their instrument no longer lists (a roll).
+
+        When a hedge instrument lists a new series, positions in the old one
+        are closed at its surface mid plus the instrument's costs; where the
+        exchange re-struck the current series on some paths (the spot moved
+        away), those paths' positions are closed the same way and the line
+        takes the new strike there. The agents then hedge with what is listed.
+        This keeps hedge options near the money and away from expiry, where
+        an option's gamma vanishes or blows up, as a desk's rolls do.
+        """
+        listed = {q.instrument: q for q in market.quotes}
+        lines = self.portfolio.lines
+        for key, ln in list(lines.items()):
+            current = listed.get(ln.instrument)
+            if current is None:
+                continue
+            if current.contract == key:
+                moved = ln.strike != current.strike
+                if not moved.any():
+                    continue
+                qty = np.where(moved, -ln.qty, 0.0)
+            else:
+                moved, qty = None, -ln.qty
+            quote = self.portfolio.quote_line(key, market)
+            order = Order(market.step, "roll", ln.instrument, qty)
+            fill = fill_order(order, quote, self.costs.get(ln.instrument, CostModel()), "roll")
+            self.portfolio.apply_fill(fill, quote)
+            if moved is not None and key in lines:
+                lines[key].strike = current.strike.copy()
+
+    def _put_on_book(self, market: MarketEvent) -> None:
+        n = market.n_paths
+        for i, pos in enumerate(self.book):
+            strike = np.full(n, pos.moneyness) * market.spot
+            expiry = market.time + pos.expiry_days / self.year_days
+            iv = implied_vol(market.surface, market.spot, strike, market.time, expiry)
+            price = bsm_price(
+                market.spot, strike, expiry - market.time, iv, market.rate, market.div, pos.is_call
+            )
+            line = OptionLine("book", f"book#{i}", pos.is_call, expiry, strike, np.full(n, pos.qty))
+            self.portfolio.add_option(line, price)
+        self._booked = True
+
+    # ---------------------------------------------------------------- state
+    def snapshot(self) -> dict[str, Any]:
+        """State to restore later (between steps)."""
+        return {
+            "portfolio": self.portfolio.snapshot(),
+            "breaches": self.breaches.copy(),
+            "rejected": self.rejected.copy(),
+            "scales": dict(self.scales),
+            "pending": list(self.pending),
+            "released": list(self.released),
+            "booked": self._booked,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`snapshot`."""
+        self.portfolio.restore(state["portfolio"])
+        self.breaches = state["breaches"].copy()
+        self.rejected = state["rejected"].copy()
+        self.scales = dict(state["scales"])
+        self.pending = list(state["pending"])
+        self.released = list(state["released"])
+        self._booked = bool(state["booked"])

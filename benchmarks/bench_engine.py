@@ -1,0 +1,118 @@
+"""macro_gap end to end: hedged path-steps per second, in-process vs Ray, side by side.
+
+A path-step is one path through one step of one hedging configuration (the
+scenario's five configurations all count). The in-process runtime runs on one
+core; the Ray runtime hosts the market, each manager and each agent in its own
+actor (15 actors for macro_gap) on this machine's local Ray. Ray's time is
+reported with and without starting the actors (``steady``: from the first step
+to the result, actors already up; ``total``: including actor start-up).
+
+Run: ``python benchmarks/bench_engine.py [--paths 10000 100000] [--days 20]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import ray
+
+from orchestration import load_scenario, run_local
+from orchestration.engine import Pipeline, build_components, run_protocol
+from orchestration.ray_runtime import RayRuntime, ship_user_modules
+
+
+def _ray_run(scenario: Any) -> tuple[float, float, dict[str, Any]]:
+    rt = RayRuntime()
+    try:
+        t0 = time.perf_counter()
+        c = build_components(scenario)
+        market = rt.host(c.market)
+        pipelines = [
+            Pipeline(n, rt.host(c.managers[n]), [(a, rt.host(o)) for a, o in c.agents[n]])
+            for n in scenario.configs
+        ]
+        ray.get([h.pid.remote() for h in rt.actors])
+        t1 = time.perf_counter()
+        res = run_protocol(rt, market, pipelines, scenario.n_steps)
+        t2 = time.perf_counter()
+    finally:
+        rt.shutdown()
+    return t2 - t0, t2 - t1, res
+
+
+def run(quick: bool = False, paths: list[int] | None = None, days: float = 20.0) -> list[dict]:
+    """Measure; return table rows (name, value, unit, baseline, ratio)."""
+    if quick:
+        paths, days = paths or [2000], min(days, 5.0)
+    paths = paths or [10_000, 100_000]
+    if not ray.is_initialized():
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    ship_user_modules()
+    rows = []
+    for n in paths:
+        sc = load_scenario("macro_gap", [f"n_paths={n}", f"days={days}"])
+        work = n * sc.n_steps * len(sc.configs)
+        t = time.perf_counter()
+        local = run_local(sc)
+        t_local = time.perf_counter() - t
+        total, steady, remote = _ray_run(sc)
+        same = all(np.array_equal(local[k].pnl, remote[k].pnl, equal_nan=True) for k in sc.configs)
+        rows += [
+            dict(
+                name=f"local {n:,} paths",
+                value=work / t_local,
+                unit="path-steps/s",
+                baseline=None,
+                ratio=None,
+                seconds=t_local,
+            ),
+            dict(
+                name=f"ray per-agent {n:,} paths (steady)",
+                value=work / steady,
+                unit="path-steps/s",
+                baseline=f"local {n:,} paths",
+                ratio=steady / t_local,
+                seconds=steady,
+                same_bits=same,
+            ),
+            dict(
+                name=f"ray per-agent {n:,} paths (total)",
+                value=work / total,
+                unit="path-steps/s",
+                baseline=f"local {n:,} paths",
+                ratio=total / t_local,
+                seconds=total,
+                same_bits=same,
+            ),
+        ]
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--paths", type=int, nargs="+", default=[10_000, 100_000])
+    p.add_argument("--days", type=float, default=20.0)
+    p.add_argument("--quick", action="store_true")
+    a = p.parse_args(argv)
+    rows = run(a.quick, a.paths, a.days)
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python "
+        f"{platform.python_version()}, numpy {np.__version__}, ray {ray.__version__}"
+    )
+    print(f"command: python benchmarks/bench_engine.py {' '.join(argv or sys.argv[1:])}")
+    print(f"{'benchmark':42s} {'path-steps/s':>14s} {'seconds':>9s} {'time ratio':>11s} same bits")
+    for r in rows:
+        ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}x"
+        same = "" if "same_bits" not in r else str(r["same_bits"])
+        print(f"{r['name']:42s} {r['value']:14,.0f} {r['seconds']:9.2f} {ratio:>11s} {same}")
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()

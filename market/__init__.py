@@ -1,0 +1,43 @@
+"""What is true about the world: pricing, surfaces, paths, execution, events.
+
+Nothing here knows about agents or Ray.
+"""
+
+from market.config import GapConfig, InstrumentSpec, MarketConfig
+from market.events import (
+    Announcement,
+    BudgetUpdate,
+    EndOfRun,
+    Fill,
+    InstrumentQuote,
+    MarketEvent,
+    ModelAlert,
+    Order,
+    RiskSnapshot,
+    decode,
+    encode,
+)
+from market.execution import CostModel
+from market.simulator import MarketSimulator
+from market.surface import SurfaceConfig, SurfaceState
+
+__all__ = [
+    "Announcement",
+    "BudgetUpdate",
+    "CostModel",
+    "EndOfRun",
+    "Fill",
+    "GapConfig",
+    "InstrumentQuote",
+    "InstrumentSpec",
+    "MarketConfig",
+    "MarketEvent",
+    "MarketSimulator",
+    "ModelAlert",
+    "Order",
+    "RiskSnapshot",
+    "SurfaceConfig",
+    "SurfaceState",
+    "decode",
+    "encode",
+]

@@ -1,0 +1,124 @@
+"""The market's configuration: world model, rates and listed instruments.
+
+Validated at the scenario boundary (pydantic, frozen, unknown fields refused);
+the hot path reads plain attributes from it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from market.execution import CostModel
+from market.surface import SurfaceConfig
+
+
+class GapConfig(BaseModel):
+    """The announcement and its gap distribution.
+
+    Attributes:
+        name: Announcement name.
+        day: Release time, days after the start (converted with the scenario's
+            days per year).
+        distribution: ``"normal"``, ``"student_t"`` (fat tails) or ``"two_sided"``
+            (a jump up with probability ``p_up``, else down, of half-normal size).
+        size_std: Std of the log gap, decimal (0.03 = 3%).
+        mean: Mean of the log gap, decimal.
+        df: Degrees of freedom of the Student-t (> 2).
+        p_up: Probability of an up move for ``two_sided``.
+        premium: Event variance priced in, as a multiple of ``size_std**2``.
+        bid: Fractional rise of ATM vol over ``bid_days`` before release.
+        bid_days: Days before release over which vol is bid.
+        crush: Fractional fall of ATM vol at release, in [0, 1).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "CPI"
+    day: float = Field(10.0, gt=0.0)
+    distribution: Literal["normal", "student_t", "two_sided"] = "student_t"
+    size_std: float = Field(0.03, ge=0.0, le=1.0)
+    mean: float = 0.0
+    df: float = Field(3.0, gt=2.0)
+    p_up: float = Field(0.5, ge=0.0, le=1.0)
+    premium: float = Field(1.0, ge=0.0)
+    bid: float = Field(0.10, ge=0.0, le=5.0)
+    bid_days: float = Field(3.0, ge=0.0)
+    crush: float = Field(0.25, ge=0.0, lt=1.0)
+
+
+class InstrumentSpec(BaseModel):
+    """A listed hedge instrument.
+
+    Attributes:
+        name: Listing name agents order by (``"underlying"`` is reserved for the spot).
+        kind: ``"underlying"`` or ``"option"``.
+        is_call: Call (True) or put (False), options only.
+        tenor_days: Days to expiry at listing (options).
+        moneyness: Strike as a multiple of spot at listing (1.0 = ATM).
+        relist_days: Days between listings of a new series (options).
+        recenter: Re-strike a path's series when the spot has moved more than
+            this in log-moneyness from its strike (the exchange lists a new
+            strike near the money; the book rolls into it). None = never.
+        cost: Trading costs.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    kind: Literal["underlying", "option"] = "option"
+    is_call: bool = True
+    tenor_days: float = Field(30.0, gt=0.0)
+    moneyness: float = Field(1.0, gt=0.0)
+    relist_days: float = Field(1.0, gt=0.0)
+    recenter: float | None = Field(None, gt=0.0)
+    cost: CostModel = CostModel()
+
+    @model_validator(mode="after")
+    def _check(self) -> InstrumentSpec:
+        if self.kind == "option" and self.relist_days >= self.tenor_days:
+            raise ValueError("relist_days must be shorter than tenor_days")
+        if (self.kind == "underlying") != (self.name == "underlying"):
+            raise ValueError("the underlying is listed as name 'underlying', kind 'underlying'")
+        return self
+
+
+class MarketConfig(BaseModel):
+    """The world (path model and its parameters), rates and listed instruments.
+
+    Attributes:
+        kind: The world's path model: ``"gbm"`` or ``"macro_gap"``.
+        spot: Initial spot, currency (> 0).
+        drift: Expected spot return per year, continuous; ``None`` = the
+            risk-free rate (risk-neutral paths).
+        realized_vol_ratio: Realised vol as a multiple of the base ATM implied vol.
+        surface: Initial implied-vol surface and its dynamics.
+        gap: The scheduled announcement (used by ``macro_gap``).
+        rate: Risk-free rate, continuous per year.
+        div: Dividend yield, continuous per year.
+        instruments: Listed hedge instruments; the underlying is always listed.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["gbm", "macro_gap"] = "gbm"
+    spot: float = Field(100.0, gt=0.0)
+    drift: float | None = None
+    realized_vol_ratio: float = Field(1.0, ge=0.0, le=10.0)
+    surface: SurfaceConfig = SurfaceConfig()
+    gap: GapConfig = GapConfig()
+    rate: float = Field(0.0, ge=-0.2, le=1.0)
+    div: float = Field(0.0, ge=-0.2, le=1.0)
+    instruments: tuple[InstrumentSpec, ...] = (
+        InstrumentSpec(name="underlying", kind="underlying"),
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> MarketConfig:
+        names = [i.name for i in self.instruments]
+        if len(set(names)) != len(names):
+            raise ValueError(f"instrument names must be unique, got {names}")
+        if "underlying" not in names:
+            raise ValueError("the instruments must include 'underlying'")
+        return self

@@ -1,0 +1,28 @@
+"""Vectorised closed-form pricing: pure functions over numpy arrays.
+
+Every function broadcasts its array arguments (numpy rules) and documents the
+unit of each: time in years (ACT/365), rates and dividend yield continuous,
+volatility as a decimal (0.2 = 20%).
+"""
+
+from market.pricing.bsm import (
+    BSMGreeks,
+    bsm_delta,
+    bsm_gamma,
+    bsm_greeks,
+    bsm_price,
+    bsm_rho,
+    bsm_theta,
+    bsm_vega,
+)
+
+__all__ = [
+    "BSMGreeks",
+    "bsm_delta",
+    "bsm_gamma",
+    "bsm_greeks",
+    "bsm_price",
+    "bsm_rho",
+    "bsm_theta",
+    "bsm_vega",
+]

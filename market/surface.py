@@ -1,0 +1,110 @@
+"""The implied-vol surface: per-path parametric state and its implied vols.
+
+Each path carries its own surface, four numbers per path:
+
+* ``atm``  -- base ATM implied vol at the reference tenor, decimal.
+* ``skew`` -- slope of implied vol in log-moneyness ``ln(K/S)``, vol per unit
+  of log-moneyness (negative for an equity-style put skew).
+* ``term`` -- slope of implied vol in tenor, vol per year of tenor, measured
+  from the reference tenor :data:`TAU_REF`.
+* ``event_var`` -- extra total implied variance (decimal² · years) carried by
+  every expiry after a scheduled announcement that has not yet been released:
+  the event premium. At release it collapses to zero: the crush.
+
+For an option of strike ``K`` and expiry ``T`` at time ``t`` with spot ``S``
+(``tau = T - t``, ``k = ln(K/S)``)::
+
+    base  = max(atm + skew * k + term * (tau - TAU_REF), VOL_FLOOR)
+    w     = base**2 * tau + event_var * [t < event_time < T]
+    iv    = sqrt(w / tau)
+
+so short expiries just past the event carry the largest premium, and the
+premium rises as the event approaches (``event_var / tau`` grows), which is
+how listed vol is bid into a known announcement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Reference tenor of the ``atm`` level, years (30 days).
+TAU_REF = 30.0 / 365.0
+#: Lowest base implied vol the parametrisation returns, decimal.
+VOL_FLOOR = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class SurfaceState:
+    """Per-path surface parameters at one time.
+
+    Attributes:
+        atm: ATM implied vol at the reference tenor, decimal, shape ``[n]``.
+        skew: Vol per unit log-moneyness, shape ``[n]``.
+        term: Vol per year of tenor from :data:`TAU_REF`, shape ``[n]``.
+        event_var: Event premium in total variance (decimal² · years), shape ``[n]``.
+        event_time: Scheduled release time of the pending announcement, years;
+            ``inf`` when none is pending.
+    """
+
+    atm: np.ndarray
+    skew: np.ndarray
+    term: np.ndarray
+    event_var: np.ndarray
+    event_time: float
+
+
+class SurfaceConfig(BaseModel):
+    """Initial surface and its dynamics (validated at the scenario boundary).
+
+    Attributes:
+        atm: Initial ATM implied vol, decimal (> 0).
+        skew: Vol per unit of log-moneyness.
+        term: Vol per year of tenor.
+        vol_of_vol: Volatility of log ATM vol, per sqrt(year) (0 = constant vol).
+        mean_reversion: Speed of mean reversion of log ATM vol, per year.
+        long_run_atm: Long-run ATM vol the level reverts to, decimal; ``None`` = ``atm``.
+        spot_vol_corr: Correlation of ATM-vol shocks with spot shocks, in [-1, 1].
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    atm: float = Field(0.20, gt=0.0, le=5.0)
+    skew: float = Field(0.0, ge=-5.0, le=5.0)
+    term: float = Field(0.0, ge=-5.0, le=5.0)
+    vol_of_vol: float = Field(0.0, ge=0.0, le=10.0)
+    mean_reversion: float = Field(2.0, ge=0.0)
+    long_run_atm: float | None = Field(None, gt=0.0, le=5.0)
+    spot_vol_corr: float = Field(-0.7, ge=-1.0, le=1.0)
+
+
+def implied_vol(
+    state: SurfaceState,
+    spot: np.ndarray,
+    strike: np.ndarray,
+    time: float,
+    expiry: float,
+) -> np.ndarray:
+    """Implied vol quoted by the surface for one expiry, per path.
+
+    Args:
+        state: The surface state, arrays of shape ``[n]``.
+        spot: Spot per path, currency, shape ``[n]``.
+        strike: Strike per path, currency, shape ``[n]`` (or broadcastable).
+        time: Current time, years since start.
+        expiry: Expiry time, years since start (> ``time``).
+
+    Returns:
+        Implied vol per path, decimal, shape ``[n]``. For ``expiry <= time``
+        the base vol (no event term) is returned; it is not used for pricing.
+    """
+    tau = expiry - time
+    k = np.log(strike / spot)
+    base = np.maximum(state.atm + state.skew * k + state.term * (tau - TAU_REF), VOL_FLOOR)
+    if tau <= 0.0:
+        return base
+    if time < state.event_time < expiry:
+        return np.sqrt(base * base + state.event_var / tau)
+    return base

@@ -1,0 +1,223 @@
+"""``gammaray``: the command line.
+
+``gammaray run SCENARIO`` loads a scenario script (or a built-in name), runs
+every hedging configuration on identical paths, prints the metrics table and
+writes ``summary.json``. ``gammaray list`` shows the built-in scenarios.
+
+Exit status: 0 on success, 2 for bad input (one line naming what to fix,
+nothing written), 1 for a run that failed (an agent raised, a worker died).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from agents import AgentError
+from orchestration._io import atomic_write_text
+from orchestration._logging import configure_logging, get_logger
+from orchestration.config import (
+    Scenario,
+    ScenarioError,
+    apply_overrides,
+    builtin_scenarios,
+    load_scenario,
+)
+from orchestration.metrics import config_metrics
+
+#: Columns of the results table: (metrics key, header, format).
+TABLE_COLUMNS = (
+    ("pnl_mean", "P&L mean", "{:,.2f}"),
+    ("pnl_std", "P&L std", "{:,.2f}"),
+    ("var_95", "VaR95", "{:,.2f}"),
+    ("cvar_95", "CVaR95", "{:,.2f}"),
+    ("mean_std_objective", "mean+c·std", "{:,.2f}"),
+    ("transaction_cost", "t-cost", "{:,.2f}"),
+    ("budget_breaches", "breaches", "{:,d}"),
+)
+
+
+class UsageError(ValueError):
+    """Bad command-line input (exit status 2)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gammaray", description=__doc__.splitlines()[0])
+    p.add_argument("--log-json", action="store_true", help="log JSON lines to stderr")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress events")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a scenario and write summary.json")
+    run.add_argument("scenario", help="scenario script path or built-in name")
+    run.add_argument("--paths", type=int, help="number of paths (n_paths)")
+    run.add_argument("--seed", type=int, help="random seed")
+    run.add_argument("--runtime", choices=("local", "ray"), default="ray")
+    run.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local Ray)")
+    run.add_argument("--out", type=Path, help="output folder (default runs/<scenario>-<time>)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a scenario field by dotted path (repeatable)",
+    )
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument("--log-json", action="store_true", default=argparse.SUPPRESS)
+
+    sub.add_parser("list", help="list the built-in scenarios")
+    for module in COMMAND_MODULES:
+        COMMANDS.update(importlib.import_module(module).register(sub))
+    return p
+
+
+def resolve_scenario(args: argparse.Namespace) -> Scenario:
+    """The scenario of a ``run`` command, overrides and flags applied."""
+    scenario = load_scenario(args.scenario, args.overrides)
+    extra = []
+    if args.paths is not None:
+        extra.append(f"n_paths={args.paths}")
+    if args.seed is not None:
+        extra.append(f"seed={args.seed}")
+    return apply_overrides(scenario, extra)
+
+
+def execute(
+    scenario: Scenario,
+    runtime: str,
+    address: str | None = None,
+    on_step: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Run a scenario on a runtime and return its summary (not written).
+
+    Args:
+        scenario: A validated scenario.
+        runtime: ``"local"`` or ``"ray"``.
+        address: Ray address for the ray runtime.
+        on_step: Progress callback.
+
+    Returns:
+        The summary: ``scenario``, ``seed``, ``n_paths``, ``runtime`` and
+        ``configs`` keyed by configuration name, each with ``metrics`` and
+        ``pnl_sha256``.
+    """
+    start = time.perf_counter()
+    if runtime == "ray":
+        from orchestration.ray_runtime import run_ray
+
+        results = run_ray(scenario, address, on_step)
+    else:
+        from orchestration.engine import run_local
+
+        results = run_local(scenario, on_step)
+    elapsed = time.perf_counter() - start
+    configs = {}
+    for name, res in results.items():
+        m = config_metrics(res, scenario.risk_aversion)
+        configs[name] = {"metrics": m, "pnl_sha256": m["pnl_sha256"]}
+    return {
+        "scenario": scenario.name,
+        "scenario_version": scenario.version,
+        "seed": scenario.seed,
+        "n_paths": scenario.n_paths,
+        "n_steps": scenario.n_steps,
+        "runtime": runtime,
+        "elapsed_s": elapsed,
+        "configs": configs,
+        "scenario_config": json.loads(scenario.model_dump_json(fallback=_class_path)),
+    }
+
+
+def _class_path(obj: Any) -> Any:
+    if isinstance(obj, type):
+        return f"{obj.__module__}.{obj.__qualname__}"
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def print_table(summary: dict[str, Any]) -> None:
+    """Print the per-configuration metrics table to stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"{summary['scenario']}: {summary['n_paths']:,} paths, seed {summary['seed']}, "
+        f"{summary['runtime']} runtime (losses positive)"
+    )
+    table.add_column("config")
+    for _, header, _ in TABLE_COLUMNS:
+        table.add_column(header, justify="right")
+    for name, cfg in summary["configs"].items():
+        m = cfg["metrics"]
+        table.add_row(name, *(fmt.format(m[key]) for key, _, fmt in TABLE_COLUMNS))
+    Console(width=max(120, Console().width)).print(table)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``gammaray run``."""
+    log = get_logger()
+    scenario = resolve_scenario(args)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.out if args.out is not None else Path("runs") / f"{scenario.name}-{stamp}"
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {str(out)!r} exists and is not a folder")
+    log.info("run.start", scenario=scenario.name, n_paths=scenario.n_paths, runtime=args.runtime)
+    if args.no_progress:
+        summary = execute(scenario, args.runtime, args.address)
+    else:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task(f"{scenario.name} [{args.runtime}]", total=scenario.n_steps)
+            summary = execute(scenario, args.runtime, args.address, lambda _: bar.advance(task))
+    print_table(summary)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    log.info("run.done", out=str(out), elapsed_s=summary["elapsed_s"])
+    print(f"wrote {out / 'summary.json'}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """``gammaray list``."""
+    for name in builtin_scenarios():
+        scenario = load_scenario(name)
+        print(f"{name:24s} v{scenario.version}  {scenario.description}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"run": cmd_run, "list": cmd_list}
+
+#: Modules adding subcommands; each has ``register(subparsers) -> {name: handler}``.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gammaray`` console script.
+
+    Returns:
+        The exit status.
+    """
+    args = _parser().parse_args(argv)
+    configure_logging(json_lines=getattr(args, "log_json", False), verbose=args.verbose)
+    try:
+        return COMMANDS[args.command](args)
+    except (ScenarioError, UsageError) as exc:
+        print(f"gammaray: error: {exc}", file=sys.stderr)
+        return 2
+    except AgentError as exc:
+        print(f"gammaray: run failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("gammaray: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,319 @@
+"""The Scenario model and how scenarios are loaded, overridden and validated.
+
+A scenario is a pydantic model (frozen, unknown fields refused): the book,
+the market, the hedging configurations to compare on identical paths, the
+path count, the horizon and the seed. A scenario *script* (``scenarios/*.py``)
+builds one and names it ``SCENARIO``; ``gammaray run`` loads the script, or a
+built-in scenario by name, applies ``--set FIELD=VALUE`` overrides by dotted
+path and validates the result like the file itself. Every failure is a
+:class:`ScenarioError` with one line that names the field.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from agents import BUILTIN_AGENTS, Agent, BookPosition, ManagerConfig
+from market.config import MarketConfig
+
+
+class ScenarioError(ValueError):
+    """A scenario cannot be loaded or is invalid (exit status 2)."""
+
+
+def resolve_agent_class(ref: str | type) -> type[Agent]:
+    """The agent class a scenario names.
+
+    Args:
+        ref: A class, a built-in short name (``"delta"``, ``"gamma"``, ``"vega"``)
+            or a dotted path (``"pkg.module.Class"`` or ``"pkg.module:Class"``).
+
+    Raises:
+        ValueError: It names no importable subclass of :class:`~agents.Agent`.
+    """
+    cls: Any = ref
+    if isinstance(ref, str):
+        if ref in BUILTIN_AGENTS:
+            return BUILTIN_AGENTS[ref]
+        module, sep, name = ref.partition(":") if ":" in ref else ref.rpartition(".")
+        if not sep or not module or not name:
+            known = ", ".join(BUILTIN_AGENTS)
+            raise ValueError(f"unknown agent class {ref!r} (use {known} or a dotted path)")
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"unknown agent class {ref!r}: {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Agent)):
+        raise ValueError(f"{ref!r} is not a subclass of agents.Agent")
+    return cls
+
+
+class AgentSpec(BaseModel):
+    """One agent of a hedging configuration.
+
+    Attributes:
+        cls: The agent class, a built-in short name or a dotted path.
+        name: Unique name in its configuration (default: the short name or
+            the class name in lower case).
+        config: Fields of the class's ``Config`` model.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    cls: str | type
+    name: str | None = None
+    config: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _check(self) -> AgentSpec:
+        cls = resolve_agent_class(self.cls)
+        try:
+            cls.Config.model_validate(self.config)
+        except ValidationError as exc:
+            raise ValueError(f"config of {cls.__name__}: {format_validation_error(exc)}") from None
+        return self
+
+    @property
+    def agent_class(self) -> type[Agent]:
+        """The resolved agent class."""
+        return resolve_agent_class(self.cls)
+
+    @property
+    def agent_name(self) -> str:
+        """The agent's name in its configuration."""
+        if self.name:
+            return self.name
+        return (
+            self.cls
+            if isinstance(self.cls, str) and "." not in self.cls
+            else (self.agent_class.__name__.lower())
+        )
+
+    def build(self) -> Agent:
+        """A new agent instance with its validated config."""
+        cls = self.agent_class
+        return cls(self.agent_name, cls.Config.model_validate(self.config))
+
+
+class HedgeConfig(BaseModel):
+    """A hedging configuration: its agents and its manager.
+
+    Attributes:
+        agents: The hedging agents (none = unhedged).
+        manager: Budget, allocation policy and limits.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    agents: tuple[AgentSpec, ...] = ()
+    manager: ManagerConfig = ManagerConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> HedgeConfig:
+        names = [a.agent_name for a in self.agents]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"agent names must be unique, repeated: {dupes}")
+        return self
+
+
+class Scenario(BaseModel):
+    """A runnable scenario: book, market, configurations, paths, horizon, seed.
+
+    Attributes:
+        name: Stable identifier (letters, digits, ``_``, ``-``).
+        version: Scenario version, bumped when its numbers change on purpose.
+        description: One line for ``gammaray list``.
+        seed: Seed of every random stream (non-negative).
+        n_paths: Paths simulated per configuration.
+        days: Horizon, days.
+        steps_per_day: Hedging steps per day.
+        year_days: Days per year (365 = ACT/365; 252 for trading-day setups).
+        market: World model, rates and listed instruments.
+        book: Options the book holds at the start.
+        configs: Hedging configurations by name, run on identical paths.
+        risk_aversion: ``c`` in the objective ``mean(loss) + c * std(loss)``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    version: int = Field(1, ge=1)
+    description: str = ""
+    seed: int = Field(0, ge=0)
+    n_paths: int = Field(1000, ge=1, le=50_000_000)
+    days: float = Field(20.0, gt=0.0)
+    steps_per_day: int = Field(1, ge=1, le=10_000)
+    year_days: float = Field(365.0, gt=0.0)
+    market: MarketConfig = MarketConfig()
+    book: tuple[BookPosition, ...] = ()
+    configs: dict[str, HedgeConfig] = Field(min_length=1)
+    risk_aversion: float = Field(1.645, ge=0.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> Scenario:
+        listed = {i.name for i in self.market.instruments}
+        for cname, hc in self.configs.items():
+            if not re.fullmatch(r"[A-Za-z0-9_\-]+", cname):
+                raise ValueError(f"configuration name {cname!r}: use letters, digits, _ and -")
+            for i, spec in enumerate(hc.agents):
+                instrument = spec.config.get("instrument")
+                if instrument is not None and instrument not in listed:
+                    raise ValueError(
+                        f"configs.{cname}.agents.{i}.config.instrument: {instrument!r} is not "
+                        f"listed in market.instruments ({', '.join(sorted(listed))})"
+                    )
+        if self.n_steps < 1:
+            raise ValueError("days * steps_per_day must be at least 1 step")
+        return self
+
+    @property
+    def n_steps(self) -> int:
+        """Number of hedging steps."""
+        return round(self.days * self.steps_per_day)
+
+    @property
+    def dt(self) -> float:
+        """Step length, years."""
+        return 1.0 / (self.year_days * self.steps_per_day)
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line naming the first invalid field and what is wrong with it."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+    msg = err["msg"].removeprefix("Value error, ")
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    if err["type"] == "missing":
+        return f"{loc}: missing field{more}"
+    got = err.get("input")
+    shown = "" if isinstance(got, dict | list | tuple) or got is None else f" (got {got!r})"
+    return f"{loc + ': ' if loc else ''}{msg}{shown}{more}"
+
+
+def validate_scenario(data: Any) -> Scenario:
+    """Validate a scenario object or dict.
+
+    Raises:
+        ScenarioError: With one line naming the field.
+    """
+    try:
+        if isinstance(data, Scenario):
+            return Scenario.model_validate(data.model_dump(mode="python"))
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(f"invalid scenario: {format_validation_error(exc)}") from None
+
+
+def builtin_scenarios() -> dict[str, Path]:
+    """Built-in scenario names to their script files."""
+    import scenarios
+
+    root = Path(scenarios.__file__).parent
+    return {p.stem: p for p in sorted(root.glob("*.py")) if not p.stem.startswith("_")}
+
+
+def load_script(path: Path) -> Any:
+    """Import a scenario script as a module (registered under a private name).
+
+    Raises:
+        ScenarioError: The file is missing or fails to import.
+    """
+    if not path.is_file():
+        raise ScenarioError(f"scenario file {str(path)!r} does not exist")
+    mod_name = f"_gammaray_scenario_{re.sub(r'[^A-Za-z0-9_]', '_', path.stem)}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    if spec is None or spec.loader is None:
+        raise ScenarioError(f"cannot load {str(path)!r} as a Python scenario script")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except ScenarioError:
+        raise
+    except ValidationError as exc:
+        raise ScenarioError(f"invalid scenario: {format_validation_error(exc)}") from None
+    except Exception as exc:
+        raise ScenarioError(f"{path}: {type(exc).__name__}: {exc}") from None
+    return module
+
+
+def load_scenario(ref: str, overrides: list[str] | None = None) -> Scenario:
+    """Load a scenario by script path or built-in name, then apply overrides.
+
+    Args:
+        ref: Path to a scenario script, or a built-in scenario name.
+        overrides: ``FIELD=VALUE`` strings; ``FIELD`` is a dotted path
+            (``market.gap.size_std``); ``VALUE`` is parsed as JSON when it can
+            be, else taken as a string.
+
+    Raises:
+        ScenarioError: One line saying what to fix.
+    """
+    path = Path(ref)
+    if not path.suffix and ref in builtin_scenarios():
+        path = builtin_scenarios()[ref]
+    elif path.suffix != ".py":
+        names = ", ".join(builtin_scenarios())
+        if not path.exists():
+            raise ScenarioError(f"scenario {ref!r} is neither a file nor a built-in ({names})")
+        raise ScenarioError(f"scenario {ref!r} must be a Python script (.py)")
+    module = load_script(path)
+    scenario = getattr(module, "SCENARIO", None)
+    if not isinstance(scenario, Scenario):
+        raise ScenarioError(f"{path} must define SCENARIO = Scenario(...)")
+    return apply_overrides(scenario, overrides or [])
+
+
+def apply_overrides(scenario: Scenario, overrides: list[str]) -> Scenario:
+    """Set fields by dotted path and re-validate.
+
+    Raises:
+        ScenarioError: A malformed override, an unknown field or an invalid value.
+    """
+    if not overrides:
+        return scenario
+    data = _thaw(scenario.model_dump(mode="python"))
+    for item in overrides:
+        field, eq, raw = item.partition("=")
+        if not eq or not field:
+            raise ScenarioError(f"--set {item!r}: expected FIELD=VALUE")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        parts = field.split(".")
+        node: Any = data
+        for i, part in enumerate(parts):
+            where = ".".join(parts[: i + 1])
+            last = i == len(parts) - 1
+            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                key: Any = int(part)
+            elif isinstance(node, dict) and (part in node or last):
+                # A new key may be set only at the leaf; validation then
+                # refuses it unless the model knows the field.
+                key = part
+            else:
+                raise ScenarioError(f"--set {field}: unknown field {where!r}")
+            if last:
+                node[key] = value
+            else:
+                node = node[key]
+    return validate_scenario(data)
+
+
+def _thaw(obj: Any) -> Any:
+    """Dicts and lists all the way down (tuples become lists), for editing."""
+    if isinstance(obj, dict):
+        return {k: _thaw(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_thaw(v) for v in obj]
+    return obj

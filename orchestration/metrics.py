@@ -1,0 +1,62 @@
+"""Risk metrics of terminal P&L across paths, and the run summary.
+
+Losses are ``-pnl``: ``var_95``, ``cvar_95`` and ``mean_std_objective`` are
+positive when money is lost. ``pnl_std`` is the population std (``ddof=0``).
+``pnl_sha256`` hashes the terminal P&L array's float64 little-endian bytes,
+so two runs can be compared bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from agents import ConfigResult
+
+
+def pnl_sha256(pnl: np.ndarray) -> str:
+    """sha256 of the P&L array's float64 little-endian bytes."""
+    return hashlib.sha256(np.ascontiguousarray(pnl, dtype="<f8").tobytes()).hexdigest()
+
+
+def var_cvar(loss: np.ndarray, level: float) -> tuple[float, float]:
+    """Value at risk (the ``level`` quantile of loss) and the mean loss at or beyond it."""
+    var = float(np.quantile(loss, level))
+    return var, float(loss[loss >= var].mean())
+
+
+def config_metrics(result: ConfigResult, risk_aversion: float) -> dict[str, Any]:
+    """The metrics of one configuration.
+
+    Args:
+        result: Per-path outcome of the configuration.
+        risk_aversion: ``c`` in ``mean(loss) + c * std(loss)``.
+
+    Returns:
+        ``pnl_mean``, ``pnl_std``, ``var_95``, ``cvar_95``, ``var_99``,
+        ``cvar_99``, ``mean_std_objective``, ``transaction_cost`` (mean per
+        path), ``turnover`` (mean traded notional per path),
+        ``budget_breaches`` (path-steps over budget), ``breach_rate``,
+        ``orders_rejected`` and ``pnl_sha256``.
+    """
+    pnl = result.pnl
+    loss = -pnl
+    var95, cvar95 = var_cvar(loss, 0.95)
+    var99, cvar99 = var_cvar(loss, 0.99)
+    std = float(pnl.std())
+    return {
+        "pnl_mean": float(pnl.mean()),
+        "pnl_std": std,
+        "var_95": var95,
+        "cvar_95": cvar95,
+        "var_99": var99,
+        "cvar_99": cvar99,
+        "mean_std_objective": float(loss.mean()) + risk_aversion * std,
+        "transaction_cost": float(result.cost.mean()),
+        "turnover": float(result.turnover.mean()),
+        "budget_breaches": int(result.breaches.sum()),
+        "orders_rejected": int(result.rejected.sum()),
+        "pnl_sha256": pnl_sha256(pnl),
+    }
