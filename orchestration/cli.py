@@ -94,6 +94,8 @@ def execute(
     runtime: str,
     address: str | None = None,
     on_step: Callable[[int], None] | None = None,
+    record: Callable[[tuple[Any, ...]], None] | None = None,
+    market: Any = None,
 ) -> dict[str, Any]:
     """Run a scenario on a runtime and return its summary (not written).
 
@@ -102,6 +104,8 @@ def execute(
         runtime: ``"local"`` or ``"ray"``.
         address: Ray address for the ray runtime.
         on_step: Progress callback.
+        record: Called with every step's events (to write an event log).
+        market: A market source replacing the scenario's simulator (a replay).
 
     Returns:
         The summary: ``scenario``, ``seed``, ``n_paths``, ``runtime`` and
@@ -112,11 +116,11 @@ def execute(
     if runtime == "ray":
         from orchestration.ray_runtime import run_ray
 
-        results = run_ray(scenario, address, on_step)
+        results = run_ray(scenario, address, on_step, record, market)
     else:
         from orchestration.engine import run_local
 
-        results = run_local(scenario, on_step)
+        results = run_local(scenario, on_step, record, market)
     elapsed = time.perf_counter() - start
     configs = {}
     for name, res in results.items():

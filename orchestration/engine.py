@@ -123,20 +123,28 @@ def run_protocol(
     pipelines: list[Pipeline],
     n_steps: int,
     on_step: Callable[[int], None] | None = None,
+    record: Callable[[tuple[Any, ...]], None] | None = None,
 ) -> dict[str, ConfigResult]:
     """Run every step of every pipeline against one market.
 
     Args:
         rt: The runtime that reaches the components.
-        market: The market simulator (object or handle).
+        market: The market source (object or handle): anything with
+            ``start()`` and ``step()`` returning a step's events, the
+            :class:`~market.events.MarketEvent` last (a simulator or a replay).
         pipelines: The hedging configurations.
         n_steps: Hedging steps.
         on_step: Called with the step number after each step (progress).
+        record: Called with every step's events, resolved, in order (``n_steps
+            + 1`` calls: the first quote, then each step's), e.g. to write an
+            event log.
 
     Returns:
         Configuration name to its result.
     """
     events = rt.call(market, "start")
+    if record is not None:
+        record(rt.get(events))
     for step in range(n_steps):
         done = []
         for p in pipelines:
@@ -150,6 +158,8 @@ def run_protocol(
         for d in done:
             rt.get(d)
         events = rt.call(market, "step")
+        if record is not None:
+            record(rt.get(events))
         if on_step is not None:
             on_step(step)
     for p in pipelines:
@@ -160,17 +170,25 @@ def run_protocol(
 
 
 def run_local(
-    scenario: Scenario, on_step: Callable[[int], None] | None = None
+    scenario: Scenario,
+    on_step: Callable[[int], None] | None = None,
+    record: Callable[[tuple[Any, ...]], None] | None = None,
+    market: Any = None,
 ) -> dict[str, ConfigResult]:
     """Run a scenario in this process.
 
     Args:
         scenario: A validated scenario.
         on_step: Progress callback, called with each finished step.
+        record: Called with every step's events (see :func:`run_protocol`).
+        market: A market source to use instead of the scenario's simulator
+            (e.g. a recorded log's replay); it must cover ``scenario.n_paths``
+            paths and ``scenario.n_steps`` steps.
 
     Returns:
         Configuration name to its result.
     """
     c = build_components(scenario)
     pipelines = [Pipeline(n, c.managers[n], list(c.agents[n])) for n in scenario.configs]
-    return run_protocol(LocalRuntime(), c.market, pipelines, scenario.n_steps, on_step)
+    source = c.market if market is None else market
+    return run_protocol(LocalRuntime(), source, pipelines, scenario.n_steps, on_step, record)

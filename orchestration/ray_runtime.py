@@ -131,6 +131,8 @@ def run_ray(
     scenario: Scenario,
     address: str | None = None,
     on_step: Callable[[int], None] | None = None,
+    record: Callable[[tuple[Any, ...]], None] | None = None,
+    market: Any = None,
 ) -> dict[str, ConfigResult]:
     """Run a scenario with every component in its own Ray actor.
 
@@ -138,6 +140,8 @@ def run_ray(
         scenario: A validated scenario.
         address: Cluster address (None: ``RAY_ADDRESS`` or a local Ray).
         on_step: Progress callback.
+        record: Called with every step's events (see :func:`run_protocol`).
+        market: A market source to host instead of the scenario's simulator.
 
     Returns:
         Configuration name to its result (the same bits as :func:`run_local`).
@@ -147,11 +151,11 @@ def run_ray(
     rt = RayRuntime()
     try:
         c = build_components(scenario)
-        market = rt.host(c.market)
+        source = rt.host(c.market if market is None else market)
         pipelines = [
             Pipeline(n, rt.host(c.managers[n]), [(a, rt.host(obj)) for a, obj in c.agents[n]])
             for n in scenario.configs
         ]
-        return run_protocol(rt, market, pipelines, scenario.n_steps, on_step)
+        return run_protocol(rt, source, pipelines, scenario.n_steps, on_step, record)
     finally:
         rt.shutdown()
