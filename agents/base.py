@@ -206,6 +206,9 @@ class Agent:
     def on_alert(self, alert: Any) -> None:
         """React to a model-decay alert."""
 
+    def on_end(self, end: Any) -> None:
+        """React to the end of the run (:class:`~market.events.EndOfRun`)."""
+
     # ---------------------------------------------------------------- state
     def snapshot(self) -> dict[str, Any]:
         """This agent's state, msgpack-encodable (override if the agent keeps state)."""

@@ -173,6 +173,7 @@ class RiskManager:
         self._orders: list[Order] = []
         self._notices: tuple[Any, ...] = ()
         self._fills: dict[str, list[Fill]] = {}
+        self._submitted: list[str] = []
         self._turn_fills: dict[str, list[Fill]] = {}
         self._ds = np.zeros(n_paths)
         self._bands: dict[str, np.ndarray] = {}
@@ -211,6 +212,7 @@ class RiskManager:
             cfg.budget, {str(g): w for g, w in cfg.weights.items()}, self.scales, self._ds, dv
         )
         self._orders = []
+        self._submitted = []
         self._turn_fills = self.take_fills()
         return self._turn()
 
@@ -226,8 +228,21 @@ class RiskManager:
         """
         market = self._market
         assert market is not None
+        expected = (
+            self.cascade[len(self._submitted)] if len(self._submitted) < len(self.cascade) else None
+        )
+        if agent != expected:
+            raise RuntimeError(
+                f"step {market.step}: orders from {agent!r} out of turn (expected {expected!r})"
+            )
+        self._submitted.append(agent)
         cfg = self.config
         for o in orders:
+            if o.step != market.step or o.sender != agent:
+                raise RuntimeError(
+                    f"step {market.step}: {agent!r} sent an order stamped step {o.step} "
+                    f"by {o.sender!r}"
+                )
             q = market.quote(o.instrument)
             qty = o.qty
             reject = np.zeros(qty.shape, dtype=bool)
@@ -428,6 +443,7 @@ class RiskManager:
             "pending": list(self.pending),
             "released": list(self.released),
             "booked": self._booked,
+            "fills": {k: list(v) for k, v in self._fills.items()},
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -439,3 +455,4 @@ class RiskManager:
         self.pending = list(state["pending"])
         self.released = list(state["released"])
         self._booked = bool(state["booked"])
+        self._fills = {k: list(v) for k, v in state["fills"].items()}

@@ -1,11 +1,16 @@
 """macro_gap end to end: hedged path-steps per second, in-process vs Ray, side by side.
 
 A path-step is one path through one step of one hedging configuration (the
-scenario's five configurations all count). The in-process runtime runs on one
-core; the Ray runtime hosts the market, each manager and each agent in its own
-actor (15 actors for macro_gap) on this machine's local Ray. Ray's time is
-reported with and without starting the actors (``steady``: from the first step
-to the result, actors already up; ``total``: including actor start-up).
+scenario's five configurations all count). Three layouts, same bits:
+
+* ``local``: the in-process runtime, one core;
+* ``ray per-agent``: the market, each manager and each agent in its own actor
+  (15 actors for macro_gap), one shard;
+* ``ray fused x2``: two shards, one actor each running all of its shard's
+  components in-process (one CPU each).
+
+Ray's time is reported ``steady`` (actors already up, from the first step to
+the result) and ``total`` (with actor start-up).
 
 Run: ``python benchmarks/bench_engine.py [--paths 10000 100000] [--days 20]``
 """
@@ -23,26 +28,16 @@ import numpy as np
 import ray
 
 from orchestration import load_scenario, run_local
-from orchestration.engine import Pipeline, build_components, run_protocol
-from orchestration.ray_runtime import RayRuntime, ship_user_modules
+from orchestration.ray_runtime import RayRun, ship_user_modules
 
 
-def _ray_run(scenario: Any) -> tuple[float, float, dict[str, Any]]:
-    rt = RayRuntime()
-    try:
-        t0 = time.perf_counter()
-        c = build_components(scenario)
-        market = rt.host(c.market)
-        pipelines = [
-            Pipeline(n, rt.host(c.managers[n]), [(a, rt.host(o)) for a, o in c.agents[n]])
-            for n in scenario.configs
-        ]
-        ray.get([h.pid.remote() for h in rt.actors])
-        t1 = time.perf_counter()
-        res = run_protocol(rt, market, pipelines, scenario.n_steps)
-        t2 = time.perf_counter()
-    finally:
-        rt.shutdown()
+def _ray_run(scenario: Any, placement: str, shards: int) -> tuple[float, float, dict[str, Any]]:
+    t0 = time.perf_counter()
+    run = RayRun(scenario, placement, shards, checkpoint_every=10**9)
+    ray.get([h.pid.remote() for h in run.rt.actors])
+    t1 = time.perf_counter()
+    res = run.run()
+    t2 = time.perf_counter()
     return t2 - t0, t2 - t1, res
 
 
@@ -106,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{platform.python_version()}, numpy {np.__version__}, ray {ray.__version__}"
     )
     print(f"command: python benchmarks/bench_engine.py {' '.join(argv or sys.argv[1:])}")
-    print(f"{'benchmark':42s} {'path-steps/s':>14s} {'seconds':>9s} {'time ratio':>11s} same bits")
+    print(f"{'benchmark':42s} {'path-steps/s':>14s} {'seconds':>9s} {'time/local':>11s} same bits")
     for r in rows:
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}x"
         same = "" if "same_bits" not in r else str(r["same_bits"])

@@ -75,10 +75,21 @@ class BlockRNG:
         )
 
     def snapshot(self) -> list[dict[str, Any]]:
-        """The generators' states (plain dicts, msgpack-encodable)."""
-        return [dict(g.bit_generator.state) for g in self._gens]
+        """The generators' states (plain dicts, msgpack-encodable).
+
+        PCG64's 128-bit ``state`` and ``inc`` are kept as decimal strings
+        (msgpack integers stop at 64 bits).
+        """
+        out = []
+        for g in self._gens:
+            st = dict(g.bit_generator.state)
+            st["state"] = {k: str(v) for k, v in st["state"].items()}
+            out.append(st)
+        return out
 
     def restore(self, state: list[dict[str, Any]]) -> None:
         """Restore states taken by :meth:`snapshot`."""
         for g, s in zip(self._gens, state, strict=True):
-            g.bit_generator.state = s
+            st = dict(s)
+            st["state"] = {k: int(v) for k, v in st["state"].items()}
+            g.bit_generator.state = st

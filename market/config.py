@@ -6,6 +6,7 @@ the hot path reads plain attributes from it.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -84,17 +85,81 @@ class InstrumentSpec(BaseModel):
         return self
 
 
+class ReplayConfig(BaseModel):
+    """A table of recorded market data for the ``replay`` world.
+
+    One row per day of the scenario (row ``k`` is the close of day ``k``;
+    with ``steps_per_day > 1`` the intraday steps hold the previous close).
+    The table comes from a CSV or Parquet file (``path``) or is given inline
+    (``table``: column name to values, e.g. built by :mod:`market.stress`);
+    the same column mapping applies to both. The data are checked when the
+    config is validated (:mod:`market.replay` does the reading), so a bad
+    table is a one-line scenario error.
+
+    Attributes:
+        path: CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``)
+            file, relative to the working directory.
+        table: Inline columns (name to values; times as ISO date strings).
+        time_column: Timestamps (ISO dates or datetimes, or numbers),
+            strictly increasing.
+        spot_column: Spot closes, currency (> 0).
+        atm_vol_column: ATM implied vol at the 30-day reference tenor (> 0),
+            in ``vol_units``.
+        skew_column: Optional skew per row, vol per unit log-moneyness
+            (decimal); without it the market's ``surface.skew`` applies.
+        term_column: Optional term slope per row, vol per year of tenor
+            (decimal); without it the market's ``surface.term`` applies.
+        vol_units: ``"decimal"`` (0.2 = 20%) or ``"percent"`` (20 = 20%, as
+            VIX is quoted); applies to the ATM vol column only.
+        start: First date kept (inclusive); needs a date time column.
+        end: Last date kept (inclusive); needs a date time column.
+        rebase: Scale the spot path so its first row equals the market's
+            ``spot`` (returns are kept); False replays the recorded levels.
+        iv_source: Where the implied vol comes from (e.g. ``"VIX close"``,
+            or ``"derived: GARCH(1,1) ..."`` when it is not a market quote).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str | None = None
+    table: dict[str, tuple[float, ...] | tuple[str, ...]] | None = None
+    time_column: str = Field("date", min_length=1)
+    spot_column: str = Field("spot", min_length=1)
+    atm_vol_column: str = Field("atm_vol", min_length=1)
+    skew_column: str | None = None
+    term_column: str | None = None
+    vol_units: Literal["decimal", "percent"] = "decimal"
+    start: dt.date | None = None
+    end: dt.date | None = None
+    rebase: bool = False
+    iv_source: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> ReplayConfig:
+        if (self.path is None) == (self.table is None):
+            raise ValueError("give exactly one of path (a CSV or Parquet file) and table")
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        # Imported here: market.replay imports this module (and pyarrow lazily).
+        from market.replay import load_table
+
+        load_table(self)
+        return self
+
+
 class MarketConfig(BaseModel):
     """The world (path model and its parameters), rates and listed instruments.
 
     Attributes:
-        kind: The world's path model: ``"gbm"`` or ``"macro_gap"``.
+        kind: The world's path model: ``"gbm"``, ``"macro_gap"`` or
+            ``"replay"`` (recorded data from ``replay``).
         spot: Initial spot, currency (> 0).
         drift: Expected spot return per year, continuous; ``None`` = the
             risk-free rate (risk-neutral paths).
         realized_vol_ratio: Realised vol as a multiple of the base ATM implied vol.
         surface: Initial implied-vol surface and its dynamics.
         gap: The scheduled announcement (used by ``macro_gap``).
+        replay: The recorded market data (used by ``replay``, required there).
         rate: Risk-free rate, continuous per year.
         div: Dividend yield, continuous per year.
         instruments: Listed hedge instruments; the underlying is always listed.
@@ -102,12 +167,13 @@ class MarketConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["gbm", "macro_gap"] = "gbm"
+    kind: Literal["gbm", "macro_gap", "replay"] = "gbm"
     spot: float = Field(100.0, gt=0.0)
     drift: float | None = None
     realized_vol_ratio: float = Field(1.0, ge=0.0, le=10.0)
     surface: SurfaceConfig = SurfaceConfig()
     gap: GapConfig = GapConfig()
+    replay: ReplayConfig | None = None
     rate: float = Field(0.0, ge=-0.2, le=1.0)
     div: float = Field(0.0, ge=-0.2, le=1.0)
     instruments: tuple[InstrumentSpec, ...] = (
@@ -121,4 +187,6 @@ class MarketConfig(BaseModel):
             raise ValueError(f"instrument names must be unique, got {names}")
         if "underlying" not in names:
             raise ValueError("the instruments must include 'underlying'")
+        if self.kind == "replay" and self.replay is None:
+            raise ValueError("replay: required when kind is 'replay' (the recorded data)")
         return self

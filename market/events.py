@@ -9,9 +9,10 @@ an ``isinstance`` chain, so a new event type needs no change to the dispatcher.
 The wire and file format is msgpack. A numpy array is an explicit extension
 type (code :data:`NDARRAY_EXT`): ``[dtype, shape, raw little-endian bytes]``;
 only plain numeric and boolean dtypes are accepted, so decoding never runs
-code (no pickle anywhere). An event is a map with the key ``"__event__"``
-naming its type; nested dataclasses (:class:`~market.surface.SurfaceState`,
-:class:`InstrumentQuote`) are maps with ``"__type__"``.
+code (no pickle anywhere). An event, or a nested dataclass
+(:class:`~market.surface.SurfaceState`, :class:`InstrumentQuote`), is the
+extension type :data:`DATACLASS_EXT`: ``[type name, {field: value}]``, so no
+user key inside a dict field can be mistaken for a type tag.
 """
 
 from __future__ import annotations
@@ -306,30 +307,14 @@ EVENT_TYPES: dict[str, type] = {
     )
 }
 _NESTED_TYPES: dict[str, type] = {cls.__name__: cls for cls in (SurfaceState, InstrumentQuote)}
-
-
-def _to_plain(obj: Any) -> Any:
-    if isinstance(obj, np.ndarray):
-        return obj
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        name = type(obj).__name__
-        key = "__event__" if name in EVENT_TYPES else "__type__"
-        out: dict[str, Any] = {key: name}
-        for f in dataclasses.fields(obj):
-            out[f.name] = _to_plain(getattr(obj, f.name))
-        return out
-    if isinstance(obj, dict):
-        return {k: _to_plain(v) for k, v in obj.items()}
-    if isinstance(obj, tuple | list):
-        return [_to_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
+_ALL_TYPES: dict[str, type] = {**EVENT_TYPES, **_NESTED_TYPES}
+#: msgpack extension code for an event or nested dataclass: ``[type name, {field: value}]``.
+DATACLASS_EXT = 2
 
 
 def _default(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
-        arr = np.ascontiguousarray(obj)
+        arr = np.ascontiguousarray(obj).reshape(obj.shape)
         if arr.dtype.byteorder == ">":
             arr = arr.astype(arr.dtype.newbyteorder("<"))
         dtype = arr.dtype.str
@@ -337,12 +322,19 @@ def _default(obj: Any) -> Any:
             raise TypeError(f"cannot encode an array of dtype {arr.dtype}")
         payload = msgpack.packb([dtype, list(arr.shape), arr.tobytes()], use_bin_type=True)
         return msgpack.ExtType(NDARRAY_EXT, payload)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        name = type(obj).__name__
+        if name not in _ALL_TYPES:
+            raise TypeError(f"cannot encode a {name}")
+        fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        payload = msgpack.packb([name, fields], default=_default, use_bin_type=True)
+        return msgpack.ExtType(DATACLASS_EXT, payload)
+    if isinstance(obj, np.generic):
+        return obj.item()
     raise TypeError(f"cannot encode a {type(obj).__name__}")
 
 
-def _ext_hook(code: int, data: bytes) -> Any:
-    if code != NDARRAY_EXT:
-        raise EventDecodeError(f"unknown msgpack extension type {code}")
+def _decode_array(data: bytes) -> np.ndarray:
     try:
         dtype, shape, raw = msgpack.unpackb(data, raw=False)
     except Exception as exc:
@@ -365,26 +357,36 @@ def _ext_hook(code: int, data: bytes) -> Any:
     return np.frombuffer(raw, dtype=dt).reshape(shape).copy()
 
 
-def _from_plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        if "__event__" in obj or "__type__" in obj:
-            name = str(obj.get("__event__", obj.get("__type__")))
-            cls = EVENT_TYPES.get(name) or _NESTED_TYPES.get(name)
-            if cls is None:
-                raise EventDecodeError(f"unknown event type {name!r}")
-            kwargs = {k: _from_plain(v) for k, v in obj.items() if not k.startswith("__")}
-            field_names = {f.name for f in dataclasses.fields(cls)}
-            if set(kwargs) != field_names:
-                missing = sorted(field_names - set(kwargs))
-                extra = sorted(set(kwargs) - field_names)
-                raise EventDecodeError(f"{name}: missing fields {missing}, unknown fields {extra}")
-            if cls is MarketEvent:
-                kwargs["quotes"] = tuple(kwargs["quotes"])
-            return cls(**kwargs)
-        return {k: _from_plain(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_from_plain(v) for v in obj]
-    return obj
+def _decode_dataclass(data: bytes) -> Any:
+    try:
+        name, fields = msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=True)
+    except EventDecodeError:
+        raise
+    except Exception as exc:
+        raise EventDecodeError(f"corrupt event payload: {exc}") from None
+    cls = _ALL_TYPES.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise EventDecodeError(f"unknown event type {name!r}")
+    if not isinstance(fields, dict):
+        raise EventDecodeError(f"{name}: fields must be a map")
+    names = {f.name for f in dataclasses.fields(cls)}
+    if set(fields) != names:
+        missing, extra = sorted(names - set(fields)), sorted(set(fields) - names, key=str)
+        raise EventDecodeError(f"{name}: missing fields {missing}, unknown fields {extra}")
+    if cls is MarketEvent:
+        quotes = fields["quotes"]
+        if not isinstance(quotes, list) or not all(isinstance(q, InstrumentQuote) for q in quotes):
+            raise EventDecodeError("MarketEvent: quotes must be a list of InstrumentQuote")
+        fields["quotes"] = tuple(quotes)
+    return cls(**fields)
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    if code == NDARRAY_EXT:
+        return _decode_array(data)
+    if code == DATACLASS_EXT:
+        return _decode_dataclass(data)
+    raise EventDecodeError(f"unknown msgpack extension type {code}")
 
 
 def encode(event: Any) -> bytes:
@@ -396,7 +398,7 @@ def encode(event: Any) -> bytes:
     Returns:
         The msgpack bytes.
     """
-    return msgpack.packb(_to_plain(event), default=_default, use_bin_type=True)
+    return msgpack.packb(event, default=_default, use_bin_type=True)
 
 
 def decode(data: bytes) -> Any:
@@ -412,12 +414,14 @@ def decode(data: bytes) -> Any:
         EventDecodeError: The bytes are not a valid encoded event.
     """
     try:
-        plain = msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=True)
+        obj = msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=True)
     except EventDecodeError:
         raise
     except Exception as exc:
         raise EventDecodeError(f"not a msgpack event: {exc}") from None
-    return _from_plain(plain)
+    if type(obj).__name__ not in _ALL_TYPES or not dataclasses.is_dataclass(obj):
+        raise EventDecodeError(f"not an event: decoded a {type(obj).__name__}")
+    return obj
 
 
 def events_equal(a: Any, b: Any) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -16,6 +17,8 @@ def configure_logging(json_lines: bool = False, verbose: bool = False) -> None:
         json_lines: Render each event as one JSON line (else key=value text).
         verbose: Log info events; by default only warnings and errors.
     """
+    os.environ["GAMMARAY_LOG_JSON"] = "1" if json_lines else "0"
+    os.environ["GAMMARAY_LOG_VERBOSE"] = "1" if verbose else "0"
     level = logging.INFO if verbose else logging.WARNING
     renderer: Any = (
         structlog.processors.JSONRenderer()
@@ -30,8 +33,21 @@ def configure_logging(json_lines: bool = False, verbose: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # Resolve sys.stderr when a logger is made, not now: it may be replaced.
+        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
         cache_logger_on_first_use=False,
+    )
+
+
+def setup_worker() -> None:
+    """Ray's worker set-up hook: configure structlog once per worker process.
+
+    Reads ``GAMMARAY_LOG_JSON`` and ``GAMMARAY_LOG_VERBOSE`` (set by the driver
+    in the job's runtime environment), so workers log like the driver.
+    """
+    configure_logging(
+        json_lines=os.environ.get("GAMMARAY_LOG_JSON") == "1",
+        verbose=os.environ.get("GAMMARAY_LOG_VERBOSE") == "1",
     )
 
 

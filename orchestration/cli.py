@@ -30,6 +30,7 @@ from orchestration.config import (
     builtin_scenarios,
     load_scenario,
 )
+from orchestration.engine import RunFailed
 from orchestration.metrics import config_metrics
 
 #: Columns of the results table: (metrics key, header, format).
@@ -60,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="random seed")
     run.add_argument("--runtime", choices=("local", "ray"), default="ray")
     run.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local Ray)")
+    run.add_argument("--shards", type=int, help="split the paths into K shards")
+    run.add_argument(
+        "--placement", choices=("per-agent", "fused"), help="Ray placement of components"
+    )
     run.add_argument("--out", type=Path, help="output folder (default runs/<scenario>-<time>)")
     run.add_argument(
         "--set",
@@ -70,7 +75,21 @@ def _parser() -> argparse.ArgumentParser:
         help="override a scenario field by dotted path (repeatable)",
     )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument("--record", type=Path, metavar="FILE", help="write the run's event log")
     run.add_argument("--log-json", action="store_true", default=argparse.SUPPRESS)
+
+    sweep = sub.add_parser("sweep", help="run a grid of overrides × seeds, one table")
+    sweep.add_argument("scenario", help="scenario script path or built-in name")
+    sweep.add_argument("--grid", type=Path, help="grid TOML (default: the script's GRID)")
+    sweep.add_argument("--paths", type=int, help="number of paths per run")
+    sweep.add_argument("--runtime", choices=("local", "ray"), default="ray")
+    sweep.add_argument("--address", help="Ray cluster address")
+    sweep.add_argument("--max-in-flight", type=int, help="runs submitted at once")
+    sweep.add_argument("--out", type=Path, help="output folder (default runs/<name>-sweep-<time>)")
+    sweep.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE"
+    )
+    sweep.add_argument("--no-progress", action="store_true")
 
     sub.add_parser("list", help="list the built-in scenarios")
     for module in COMMAND_MODULES:
@@ -86,6 +105,10 @@ def resolve_scenario(args: argparse.Namespace) -> Scenario:
         extra.append(f"n_paths={args.paths}")
     if args.seed is not None:
         extra.append(f"seed={args.seed}")
+    if getattr(args, "shards", None) is not None:
+        extra.append(f"shards={args.shards}")
+    if getattr(args, "placement", None) is not None:
+        extra.append(f"placement={args.placement}")
     return apply_overrides(scenario, extra)
 
 
@@ -113,14 +136,24 @@ def execute(
         ``pnl_sha256``.
     """
     start = time.perf_counter()
+    layout: dict[str, Any] = {"shards": scenario.shards}
     if runtime == "ray":
-        from orchestration.ray_runtime import run_ray
+        from orchestration.ray_runtime import RayRun, ensure_ray, ship_user_modules
 
-        results = run_ray(scenario, address, on_step, record, market)
+        ensure_ray(address)
+        ship_user_modules()
+        run = RayRun(scenario, scenario.placement, scenario.shards, record=record, market=market)
+        results = run.run(on_step)
+        layout.update(
+            placement=scenario.placement,
+            shards=len(run.ranges),
+            nodes=sorted(run.node_ids),
+            recoveries=sum(run.failures.values()),
+        )
     else:
         from orchestration.engine import run_local
 
-        results = run_local(scenario, on_step, record, market)
+        results = run_local(scenario, on_step, record, market, shards=scenario.shards)
     elapsed = time.perf_counter() - start
     configs = {}
     for name, res in results.items():
@@ -133,6 +166,7 @@ def execute(
         "n_paths": scenario.n_paths,
         "n_steps": scenario.n_steps,
         "runtime": runtime,
+        **layout,
         "elapsed_s": elapsed,
         "configs": configs,
         "scenario_config": json.loads(scenario.model_dump_json(fallback=_class_path)),
@@ -172,20 +206,79 @@ def cmd_run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {str(out)!r} exists and is not a folder")
     log.info("run.start", scenario=scenario.name, n_paths=scenario.n_paths, runtime=args.runtime)
-    if args.no_progress:
-        summary = execute(scenario, args.runtime, args.address)
-    else:
-        from rich.progress import Progress
+    from orchestration.cli_replay import recording
 
-        with Progress(transient=True) as bar:
-            task = bar.add_task(f"{scenario.name} [{args.runtime}]", total=scenario.n_steps)
-            summary = execute(scenario, args.runtime, args.address, lambda _: bar.advance(task))
+    with recording(args.record, scenario, args.runtime) as record:
+        if args.no_progress:
+            summary = execute(scenario, args.runtime, args.address, record=record)
+        else:
+            from rich.progress import Progress
+
+            with Progress(transient=True) as bar:
+                total = scenario.n_steps * _n_shards(scenario)
+                task = bar.add_task(f"{scenario.name} [{args.runtime}]", total=total)
+                summary = execute(
+                    scenario, args.runtime, args.address, lambda _: bar.advance(task), record
+                )
     print_table(summary)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     log.info("run.done", out=str(out), elapsed_s=summary["elapsed_s"])
     print(f"wrote {out / 'summary.json'}")
     return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """``gammaray sweep``."""
+    from orchestration import sweep
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    if args.paths is not None:
+        scenario = apply_overrides(scenario, [f"n_paths={args.paths}"])
+    if args.grid is not None:
+        source: Any = args.grid
+    else:
+        from orchestration.config import builtin_scenarios, load_script
+
+        path = builtin_scenarios().get(args.scenario, Path(args.scenario))
+        source = getattr(load_script(path), "GRID", None)
+        if source is None:
+            raise UsageError("give --grid FILE or define GRID in the scenario script")
+    runs = sweep.expand(*sweep.load_grid(source))
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.out if args.out is not None else Path("runs") / f"{scenario.name}-sweep-{stamp}"
+    if args.runtime == "ray":
+        from orchestration.ray_runtime import ensure_ray, ship_user_modules
+
+        ensure_ray(args.address)
+        ship_user_modules()
+    if args.no_progress:
+        rows = sweep.run_sweep(scenario, runs, args.runtime, args.max_in_flight)
+    else:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task(f"sweep {scenario.name}", total=len(runs))
+            rows = sweep.run_sweep(
+                scenario,
+                runs,
+                args.runtime,
+                args.max_in_flight,
+                lambda n: bar.update(task, completed=n),
+            )
+    files = sweep.write_table(rows, out)
+    failed = sum(1 for r in rows if r["error"])
+    print(
+        f"{len(runs)} runs, {len(rows)} rows, {failed} failed; wrote "
+        + ", ".join(str(f) for f in files)
+    )
+    return 0
+
+
+def _n_shards(scenario: Scenario) -> int:
+    from orchestration.engine import shard_ranges
+
+    return len(shard_ranges(scenario.n_paths, scenario.shards))
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -196,10 +289,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"run": cmd_run, "list": cmd_list}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": cmd_run,
+    "sweep": cmd_sweep,
+    "list": cmd_list,
+}
 
 #: Modules adding subcommands; each has ``register(subparsers) -> {name: handler}``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("orchestration.cli_replay",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -215,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ScenarioError, UsageError) as exc:
         print(f"gammaray: error: {exc}", file=sys.stderr)
         return 2
-    except AgentError as exc:
+    except (AgentError, RunFailed) as exc:
         print(f"gammaray: run failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -17,7 +17,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -141,6 +141,10 @@ class Scenario(BaseModel):
         book: Options the book holds at the start.
         configs: Hedging configurations by name, run on identical paths.
         risk_aversion: ``c`` in the objective ``mean(loss) + c * std(loss)``.
+        shards: Split the paths into this many independent pipelines (Ray
+            runs them in parallel; the numbers do not depend on it).
+        placement: On Ray, ``"per-agent"`` (an actor per component) or
+            ``"fused"`` (one actor per shard running all its components).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -157,6 +161,8 @@ class Scenario(BaseModel):
     book: tuple[BookPosition, ...] = ()
     configs: dict[str, HedgeConfig] = Field(min_length=1)
     risk_aversion: float = Field(1.645, ge=0.0)
+    shards: int = Field(1, ge=1, le=4096)
+    placement: Literal["per-agent", "fused"] = "per-agent"
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:

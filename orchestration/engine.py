@@ -25,13 +25,21 @@ of the step's quotes, so the manager applies it where the orders already are.)
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
+
 from agents import Agent, ConfigResult, RiskManager, cascade_order
+from market._rng import BLOCK_SIZE
 from market.simulator import MarketSimulator
 from orchestration.config import Scenario
+
+
+class RunFailed(RuntimeError):
+    """A run could not finish (e.g. a component kept dying): exit status 1."""
 
 
 class Runtime(Protocol):
@@ -83,6 +91,24 @@ class Components:
     managers: dict[str, RiskManager]
     agents: dict[str, list[tuple[str, Agent]]]
 
+    def roles(self) -> dict[str, Any]:
+        """Every component by role: ``market``, ``<config>/manager``, ``<config>/<agent>``."""
+        out: dict[str, Any] = {"market": self.market}
+        for cname, mgr in self.managers.items():
+            out[f"{cname}/manager"] = mgr
+            for aname, agent in self.agents[cname]:
+                out[f"{cname}/{aname}"] = agent
+        return out
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every component's snapshot, by role."""
+        return {role: obj.snapshot() for role, obj in self.roles().items()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Restore every component from :meth:`snapshot`."""
+        for role, obj in self.roles().items():
+            obj.restore(state[role])
+
 
 def build_components(
     scenario: Scenario, path_start: int = 0, path_stop: int | None = None
@@ -117,15 +143,15 @@ def build_components(
     return Components(market, managers, agents)
 
 
-def run_protocol(
-    rt: Runtime,
-    market: Any,
-    pipelines: list[Pipeline],
-    n_steps: int,
-    on_step: Callable[[int], None] | None = None,
-    record: Callable[[tuple[Any, ...]], None] | None = None,
-) -> dict[str, ConfigResult]:
-    """Run every step of every pipeline against one market.
+class ShardProtocol:
+    """The step protocol over one shard's components, submitted one step at a time.
+
+    Each :meth:`submit_step` first moves the market to the step (``start()``
+    for step 0, else ``step()``), then runs every pipeline's cascade and
+    settlement; it returns what to wait for. Between two steps every
+    component has finished the previous one and the market has not moved
+    yet: the state a checkpoint captures (:attr:`next_step` says where to
+    resume).
 
     Args:
         rt: The runtime that reaches the components.
@@ -134,20 +160,41 @@ def run_protocol(
             :class:`~market.events.MarketEvent` last (a simulator or a replay).
         pipelines: The hedging configurations.
         n_steps: Hedging steps.
-        on_step: Called with the step number after each step (progress).
-        record: Called with every step's events, resolved, in order (``n_steps
-            + 1`` calls: the first quote, then each step's), e.g. to write an
-            event log.
-
-    Returns:
-        Configuration name to its result.
+        record: Called with every step's events, resolved, once per step index
+            (``n_steps + 1`` calls: the first quote, then each step's).
     """
-    events = rt.call(market, "start")
-    if record is not None:
-        record(rt.get(events))
-    for step in range(n_steps):
+
+    def __init__(
+        self,
+        rt: Runtime,
+        market: Any,
+        pipelines: list[Pipeline],
+        n_steps: int,
+        record: Callable[[tuple[Any, ...]], None] | None = None,
+    ) -> None:
+        self.rt = rt
+        self.market = market
+        self.pipelines = pipelines
+        self.n_steps = n_steps
+        self.record = record
+        self.next_step = 0
+        self.recorded = -1
+        self.events: Any = None
+
+    def _move_market(self) -> None:
+        method = "start" if self.next_step == 0 else "step"
+        self.events = self.rt.call(self.market, method)
+        if self.record is not None and self.next_step > self.recorded:
+            self.record(self.rt.get(self.events))
+            self.recorded = self.next_step
+
+    def submit_step(self) -> list[Any]:
+        """Submit step :attr:`next_step` of every pipeline; return what to wait for."""
+        rt, events = self.rt, None
+        self._move_market()
+        events = self.events
         done = []
-        for p in pipelines:
+        for p in self.pipelines:
             turn = rt.call(p.manager, "begin_step", events)
             for name, agent in p.agents:
                 orders = rt.call(agent, "step", events, turn)
@@ -155,18 +202,120 @@ def run_protocol(
             # settle takes the last turn: on Ray that makes it wait for (and
             # fail with) every call of the cascade, so no error goes unseen.
             done.append(rt.call(p.manager, "settle", turn))
-        for d in done:
+        self.next_step += 1
+        return done
+
+    def finish(self) -> dict[str, Any]:
+        """Move to the last quote, hand out the last fills, close every book.
+
+        Returns:
+            Configuration name to its result (or a future of it).
+        """
+        self._move_market()
+        for p in self.pipelines:
+            last = self.rt.call(p.manager, "take_fills")
+            for _, agent in p.agents:
+                self.rt.get(self.rt.call(agent, "fills", last))
+        return {p.name: self.rt.call(p.manager, "finish", self.events) for p in self.pipelines}
+
+
+def run_protocol(
+    rt: Runtime,
+    market: Any,
+    pipelines: list[Pipeline],
+    n_steps: int,
+    on_step: Callable[[int], None] | None = None,
+    record: Callable[[tuple[Any, ...]], None] | None = None,
+) -> dict[str, ConfigResult]:
+    """Run every step of every pipeline against one market (see :class:`ShardProtocol`).
+
+    Args:
+        rt: The runtime that reaches the components.
+        market: The market source (object or handle).
+        pipelines: The hedging configurations.
+        n_steps: Hedging steps.
+        on_step: Called with the step number after each step (progress).
+        record: Called with every step's events (see :class:`ShardProtocol`).
+
+    Returns:
+        Configuration name to its result.
+    """
+    proto = ShardProtocol(rt, market, pipelines, n_steps, record)
+    for step in range(n_steps):
+        for d in proto.submit_step():
             rt.get(d)
-        events = rt.call(market, "step")
-        if record is not None:
-            record(rt.get(events))
         if on_step is not None:
             on_step(step)
-    for p in pipelines:
-        last = rt.call(p.manager, "take_fills")
-        for _, agent in p.agents:
-            rt.get(rt.call(agent, "fills", last))
-    return {p.name: rt.get(rt.call(p.manager, "finish", events)) for p in pipelines}
+    return {k: rt.get(v) for k, v in proto.finish().items()}
+
+
+def shard_ranges(n_paths: int, shards: int) -> list[tuple[int, int]]:
+    """Split ``[0, n_paths)`` into contiguous shards on random-block boundaries.
+
+    Args:
+        n_paths: Number of paths.
+        shards: Requested number of shards (fewer are made when there are
+            fewer random blocks than that).
+
+    Returns:
+        ``(start, stop)`` per shard, in path order.
+    """
+    blocks = -(-n_paths // BLOCK_SIZE)
+    k = max(1, min(shards, blocks))
+    edges = [(i * blocks // k) * BLOCK_SIZE for i in range(k)] + [n_paths]
+    return [(edges[i], min(edges[i + 1], n_paths)) for i in range(k)]
+
+
+def concat_results(parts: list[dict[str, ConfigResult]]) -> dict[str, ConfigResult]:
+    """Join shard results in shard (= path) order."""
+    names = list(parts[0])
+    return {
+        n: ConfigResult(
+            *(
+                np.concatenate([getattr(p[n], f.name) for p in parts])
+                for f in dataclasses.fields(ConfigResult)
+            )
+        )
+        for n in names
+    }
+
+
+class FusedShard:
+    """One shard's whole pipeline in one process: market, managers and agents.
+
+    The fused placement hosts one of these per shard (one Ray actor each):
+    the components talk in-process (:class:`LocalRuntime`), the driver calls
+    :meth:`step` once per step. Same protocol, same numbers.
+
+    Args:
+        scenario: A validated scenario.
+        path_start: First path of the shard.
+        path_stop: One past its last path.
+    """
+
+    def __init__(self, scenario: Scenario, path_start: int, path_stop: int) -> None:
+        self.components = build_components(scenario, path_start, path_stop)
+        c = self.components
+        pipelines = [Pipeline(n, c.managers[n], list(c.agents[n])) for n in scenario.configs]
+        self.protocol = ShardProtocol(LocalRuntime(), c.market, pipelines, scenario.n_steps)
+
+    def step(self) -> int:
+        """Run the next step; return its number."""
+        self.protocol.submit_step()
+        return self.protocol.next_step - 1
+
+    def finish(self) -> dict[str, ConfigResult]:
+        """Close the run; the shard's results."""
+        return self.protocol.finish()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The shard's state between steps."""
+        return {"next_step": self.protocol.next_step, "components": self.components.snapshot()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`snapshot`."""
+        self.components.restore(state["components"])
+        self.protocol.next_step = int(state["next_step"])
 
 
 def run_local(
@@ -174,21 +323,30 @@ def run_local(
     on_step: Callable[[int], None] | None = None,
     record: Callable[[tuple[Any, ...]], None] | None = None,
     market: Any = None,
+    shards: int = 1,
 ) -> dict[str, ConfigResult]:
     """Run a scenario in this process.
 
     Args:
         scenario: A validated scenario.
-        on_step: Progress callback, called with each finished step.
-        record: Called with every step's events (see :func:`run_protocol`).
+        on_step: Progress callback, called with each finished step (per shard).
+        record: Called with every step's events (see :class:`ShardProtocol`).
         market: A market source to use instead of the scenario's simulator
             (e.g. a recorded log's replay); it must cover ``scenario.n_paths``
-            paths and ``scenario.n_steps`` steps.
+            paths and ``scenario.n_steps`` steps (one shard only).
+        shards: Run the paths as this many shards, one after the other (the
+            results do not depend on it).
 
     Returns:
         Configuration name to its result.
     """
-    c = build_components(scenario)
-    pipelines = [Pipeline(n, c.managers[n], list(c.agents[n])) for n in scenario.configs]
-    source = c.market if market is None else market
-    return run_protocol(LocalRuntime(), source, pipelines, scenario.n_steps, on_step, record)
+    parts = []
+    ranges = shard_ranges(scenario.n_paths, shards) if market is None else [(0, scenario.n_paths)]
+    for start, stop in ranges:
+        c = build_components(scenario, start, stop)
+        pipelines = [Pipeline(n, c.managers[n], list(c.agents[n])) for n in scenario.configs]
+        source = c.market if market is None else market
+        parts.append(
+            run_protocol(LocalRuntime(), source, pipelines, scenario.n_steps, on_step, record)
+        )
+    return parts[0] if len(parts) == 1 else concat_results(parts)

@@ -12,11 +12,13 @@ from market._rng import BlockRNG
 from market.config import MarketConfig
 from market.generators.gbm import GBMGenerator, Release, Scheduled
 from market.generators.macro_gap import MacroGapGenerator
+from market.replay import ReplayGenerator
 
 #: World model name (``market.kind``) to its generator class.
 GENERATORS: dict[str, type[GBMGenerator]] = {
     "gbm": GBMGenerator,
     "macro_gap": MacroGapGenerator,
+    "replay": ReplayGenerator,
 }
 
 

@@ -50,6 +50,7 @@ def test_max_order_rejects_only_the_breaching_paths() -> None:
     events = m.start()
     mgr.begin_step(events)
     qty = np.array([1.0, -6.0, 5.0, 7.0, 0.0, -5.0, 2.0, 9.0])
+    mgr.submit("g", [])
     mgr.submit("d", [Order(0, "d", "underlying", qty)])
     (net,) = mgr.net_orders()
     np.testing.assert_array_equal(net.qty, np.where(np.abs(qty) > 5.0, 0.0, qty))
@@ -73,6 +74,7 @@ def test_settle_nets_orders_and_splits_fills_and_costs() -> None:
     # fills reach the agents with their next turn
     mgr2 = _manager()
     mgr2.begin_step(events)
+    mgr2.submit("g", [])
     mgr2.submit("d", [Order(0, "d", "underlying", np.ones(8))])
     mgr2.settle()
     turn = mgr2.begin_step(m.step())
@@ -91,3 +93,12 @@ def test_breaches_count_steps_over_budget() -> None:
 def test_weights_over_one_are_refused() -> None:
     with pytest.raises(ValidationError, match="weights must sum"):
         ManagerConfig(weights={"delta": 0.6, "gamma": 0.6})
+
+
+def test_orders_out_of_turn_or_misstamped_are_refused() -> None:
+    m, mgr = _market(), _manager()
+    mgr.begin_step(m.start())
+    with pytest.raises(RuntimeError, match="out of turn"):
+        mgr.submit("d", [])
+    with pytest.raises(RuntimeError, match="stamped step 3"):
+        mgr.submit("g", [Order(3, "g", "underlying", np.ones(8))])

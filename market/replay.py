@@ -1,0 +1,704 @@
+"""Recorded markets: replay an event log, or drive the simulator from market data.
+
+Two ways to put a recorded market in front of the agents:
+
+* :class:`LogReplayMarket` streams the steps of an event log written by
+  :mod:`orchestration.recorder` (``gammaray record`` / ``gammaray run --record``).
+  It has the market simulator's ``start()`` / ``step()`` / ``snapshot()`` /
+  ``restore()``, so any set of agents runs against exactly the recorded
+  events; replaying a run's own log with the same agents gives the same P&L
+  to the last bit.
+* :class:`ReplayGenerator` is a path generator (``market.kind = "replay"``)
+  driven by a table of market data: a timestamped spot and ATM implied vol
+  (optionally skew and term slope) per row. The simulator lists and quotes
+  the hedge instruments off the recorded vol as it does for simulated worlds.
+  Every path sees the same recorded path (a replay is one path; more paths
+  are copies of it).
+
+The table importers (:func:`load_table`: CSV through the standard library,
+Parquet through pyarrow, or an inline table) check the data and raise
+:class:`ReplayDataError` with one line naming the column, the row and the
+value: a missing column, unsorted or duplicate timestamps, a NaN, a
+non-positive price or vol.
+
+Units: spot in currency; vols decimal once read (``vol_units = "percent"``
+divides the ATM column by 100); skew in vol per unit log-moneyness; term in
+vol per year of tenor. Row ``k`` of the table is day ``k`` of the scenario.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from market._rng import BlockRNG
+from market.config import MarketConfig, ReplayConfig
+from market.events import MarketEvent
+from market.generators.gbm import GBMGenerator, Release, Scheduled
+from market.surface import SurfaceState
+
+#: Cell values read as a missing number in a CSV file.
+MISSING = frozenset({"", "nan", "NaN", "NAN", "NA", "N/A", "null", "NULL", "None", "#N/A"})
+#: File suffixes read as CSV and as Parquet.
+CSV_SUFFIXES = (".csv", ".csv.gz", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+class ReplayDataError(ValueError):
+    """Market data that cannot be replayed; the message is one line.
+
+    A ``ValueError``, so inside a scenario's validation it becomes a
+    one-line scenario error (exit status 2 from the command line).
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayData:
+    """A checked table of market data, one row per day, in time order.
+
+    Attributes:
+        times: Row timestamps, ``datetime64[s]`` or ``float64``, strictly increasing.
+        spot: Spot closes, currency, ``float64 [rows]``, all > 0.
+        atm_vol: ATM implied vol at the 30-day reference tenor, decimal, all > 0.
+        skew: Vol per unit log-moneyness per row, or None (not in the table).
+        term: Vol per year of tenor per row, or None.
+        rows: Row numbers in the source (1-based data rows), for messages.
+    """
+
+    times: np.ndarray
+    spot: np.ndarray
+    atm_vol: np.ndarray
+    skew: np.ndarray | None
+    term: np.ndarray | None
+    rows: np.ndarray
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows."""
+        return int(self.spot.shape[0])
+
+    def labels(self) -> list[str]:
+        """The timestamps as text (ISO dates where every time is midnight)."""
+        return _time_labels(self.times)
+
+
+def _time_labels(times: np.ndarray) -> list[str]:
+    if times.dtype.kind != "M":
+        return [repr(float(t)) for t in times]
+    days = times.astype("datetime64[D]")
+    if bool(np.all(days == times)):
+        return [str(d) for d in days]
+    return [str(t) for t in times.astype("datetime64[s]")]
+
+
+def _label(times: np.ndarray, i: int) -> str:
+    return _time_labels(times[i : i + 1])[0]
+
+
+# ---------------------------------------------------------------- importers
+def read_csv_columns(path: Path, columns: list[str]) -> dict[str, list[str]]:
+    """Read the named columns of a CSV file (header row first) as text.
+
+    Args:
+        path: A ``.csv`` (optionally ``.csv.gz``) file.
+        columns: Column names to keep.
+
+    Returns:
+        Column name to its cells, in file order.
+
+    Raises:
+        ReplayDataError: The file cannot be read, a column is missing, or a
+            row has fewer cells than the header.
+    """
+    opener: Any = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rt", newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None:
+                raise ReplayDataError(f"{path}: empty file (no header row)")
+            header = [h.strip() for h in header]
+            _require_columns(path, header, columns)
+            index = {c: header.index(c) for c in columns}
+            out: dict[str, list[str]] = {c: [] for c in columns}
+            for line_no, row in enumerate(reader, start=2):
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                if len(row) < len(header):
+                    raise ReplayDataError(
+                        f"{path}: line {line_no} has {len(row)} cells, the header has {len(header)}"
+                    )
+                for c, j in index.items():
+                    out[c].append(row[j].strip())
+    except ReplayDataError:
+        raise
+    except (OSError, UnicodeDecodeError, csv.Error, EOFError) as exc:
+        raise ReplayDataError(f"{path}: cannot read as CSV: {_one_line(exc)}") from None
+    return out
+
+
+def read_parquet_columns(path: Path, columns: list[str]) -> dict[str, Any]:
+    """Read the named columns of a Parquet file (pyarrow).
+
+    Args:
+        path: A Parquet file.
+        columns: Column names to keep.
+
+    Returns:
+        Column name to a numpy array (numbers, ``datetime64`` or objects);
+        nulls become NaN / NaT / None.
+
+    Raises:
+        ReplayDataError: The file cannot be read or a column is missing.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+        _require_columns(path, list(schema.names), columns)
+        table = pq.read_table(path, columns=columns)
+    except ReplayDataError:
+        raise
+    except (OSError, pa.ArrowException) as exc:
+        raise ReplayDataError(f"{path}: cannot read as Parquet: {_one_line(exc)}") from None
+    out: dict[str, Any] = {}
+    for c in columns:
+        col = table.column(c)
+        typ = col.type
+        if pa.types.is_date(typ) or pa.types.is_timestamp(typ):
+            if pa.types.is_timestamp(typ) and typ.tz is not None:
+                col = col.cast(pa.timestamp(typ.unit))
+            values = col.to_numpy().astype("datetime64[s]")
+        elif pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ):
+            values = col.cast(pa.float64()).to_numpy()
+        else:
+            values = np.array(["" if v is None else str(v) for v in col.to_pylist()], dtype=object)
+        out[c] = values
+    return out
+
+
+def _require_columns(source: Any, have: list[str], want: list[str]) -> None:
+    for c in want:
+        if c not in have:
+            shown = ", ".join(repr(h) for h in have[:12]) + (", ..." if len(have) > 12 else "")
+            raise ReplayDataError(f"{source}: missing column {c!r} (columns: {shown})")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _numbers(source: str, name: str, cells: Any) -> np.ndarray:
+    """A column as float64; missing cells become NaN (checked later)."""
+    if isinstance(cells, np.ndarray) and cells.dtype.kind in "fiu":
+        return cells.astype(np.float64)
+    if isinstance(cells, np.ndarray) and cells.dtype.kind in "Mm":
+        raise ReplayDataError(f"{source}: column {name!r} holds timestamps, not numbers")
+    out = np.empty(len(cells))
+    for i, cell in enumerate(cells):
+        if isinstance(cell, int | float):
+            out[i] = float(cell)
+            continue
+        text = str(cell).strip()
+        if text in MISSING:
+            out[i] = math.nan
+            continue
+        try:
+            out[i] = float(text)
+        except ValueError:
+            raise ReplayDataError(
+                f"{source}: column {name!r} row {i + 1}: {text!r} is not a number"
+            ) from None
+    return out
+
+
+def _times(source: str, name: str, cells: Any) -> np.ndarray:
+    """The time column as ``datetime64[s]`` (dates) or ``float64`` (numbers)."""
+    if isinstance(cells, np.ndarray) and cells.dtype.kind == "M":
+        times = cells.astype("datetime64[s]")
+    elif isinstance(cells, np.ndarray) and cells.dtype.kind in "fiu":
+        times = cells.astype(np.float64)
+    else:
+        texts = [str(c).strip() for c in cells]
+        try:
+            times = np.array([math.nan if t in MISSING else float(t) for t in texts])
+        except ValueError:
+            parsed = []
+            for i, t in enumerate(texts):
+                if t in MISSING:
+                    parsed.append(np.datetime64("NaT", "s"))
+                    continue
+                try:
+                    parsed.append(np.datetime64(t).astype("datetime64[s]"))
+                except ValueError:
+                    raise ReplayDataError(
+                        f"{source}: time column {name!r} row {i + 1}: "
+                        f"{t!r} is neither a date nor a number"
+                    ) from None
+            times = np.array(parsed, dtype="datetime64[s]")
+    missing = np.isnat(times) if times.dtype.kind == "M" else np.isnan(times)
+    if missing.any():
+        i = int(np.argmax(missing))
+        raise ReplayDataError(f"{source}: time column {name!r} row {i + 1}: missing timestamp")
+    return times
+
+
+def _check_order(source: str, name: str, times: np.ndarray) -> None:
+    if times.shape[0] < 2:
+        return
+    diff = times[1:] - times[:-1]
+    zero = np.zeros(1, dtype=diff.dtype)[0]
+    dup = np.flatnonzero(diff == zero)
+    back = np.flatnonzero(diff < zero)
+    if dup.size and (not back.size or dup[0] < back[0]):
+        i = int(dup[0])
+        raise ReplayDataError(
+            f"{source}: duplicate timestamp {_label(times, i)} in column {name!r} "
+            f"(rows {i + 1} and {i + 2})"
+        )
+    if back.size:
+        i = int(back[0])
+        raise ReplayDataError(
+            f"{source}: timestamps in column {name!r} are not sorted: row {i + 2} "
+            f"({_label(times, i + 1)}) comes after row {i + 1} ({_label(times, i)})"
+        )
+
+
+def _check_values(
+    source: str, name: str, values: np.ndarray, times: np.ndarray, rows: np.ndarray, positive: bool
+) -> None:
+    bad = np.isnan(values)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ReplayDataError(
+            f"{source}: column {name!r} has a missing value (NaN) at row {int(rows[i])} "
+            f"({_label(times, i)})"
+        )
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ReplayDataError(
+            f"{source}: column {name!r} is infinite at row {int(rows[i])} ({_label(times, i)})"
+        )
+    if positive:
+        bad = values <= 0.0
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ReplayDataError(
+                f"{source}: column {name!r} must be positive, got {values[i]!r} at row "
+                f"{int(rows[i])} ({_label(times, i)})"
+            )
+
+
+def _window_bound(source: str, times: np.ndarray, bound: Any, which: str) -> np.datetime64:
+    if times.dtype.kind != "M":
+        raise ReplayDataError(
+            f"{source}: {which} needs a time column of dates (this one holds numbers)"
+        )
+    return np.datetime64(bound, "s")
+
+
+def load_table(config: ReplayConfig) -> ReplayData:
+    """Read, map, window and check the table a replay config names.
+
+    Args:
+        config: The replay config (a file ``path`` or an inline ``table``).
+
+    Returns:
+        The checked rows inside the ``start`` / ``end`` window, vols decimal.
+
+    Raises:
+        ReplayDataError: One line naming what is wrong: an unreadable or
+            unsupported file, a missing column, a value that is not a number,
+            unsorted or duplicate timestamps, a NaN, a non-positive spot or
+            ATM vol, fewer than two rows in the window.
+    """
+    names = [config.time_column, config.spot_column, config.atm_vol_column]
+    names += [c for c in (config.skew_column, config.term_column) if c is not None]
+    names = list(dict.fromkeys(names))
+    cells: dict[str, Any]
+    if config.table is not None:
+        source = "replay table"
+        _require_columns(source, list(config.table), names)
+        cells = {c: list(config.table[c]) for c in names}
+        lengths = {len(v) for v in cells.values()}
+        if len(lengths) > 1:
+            shown = ", ".join(f"{c}: {len(v)}" for c, v in cells.items())
+            raise ReplayDataError(f"{source}: columns have different lengths ({shown})")
+    else:
+        path = Path(str(config.path))
+        source = str(path)
+        if not path.is_file():
+            raise ReplayDataError(f"replay file {source!r} does not exist")
+        lower = path.name.lower()
+        if lower.endswith(PARQUET_SUFFIXES):
+            cells = read_parquet_columns(path, names)
+        elif lower.endswith(CSV_SUFFIXES):
+            cells = read_csv_columns(path, names)
+        else:
+            raise ReplayDataError(
+                f"replay file {source!r}: unsupported type (use .csv, .csv.gz, .parquet or .pq)"
+            )
+    times = _times(source, config.time_column, cells[config.time_column])
+    _check_order(source, config.time_column, times)
+    rows = np.arange(1, times.shape[0] + 1)
+    keep = np.ones(times.shape[0], dtype=bool)
+    if config.start is not None:
+        keep &= times >= _window_bound(source, times, config.start, "start")
+    if config.end is not None:
+        end = _window_bound(source, times, config.end, "end") + np.timedelta64(1, "D")
+        keep &= times < end
+    times, rows = times[keep], rows[keep]
+    if times.shape[0] < 2:
+        window = f" between {config.start} and {config.end}" if config.start or config.end else ""
+        raise ReplayDataError(
+            f"{source}: {times.shape[0]} row(s){window}; a replay needs at least 2"
+        )
+
+    def column(name: str, positive: bool) -> np.ndarray:
+        values = _numbers(source, name, cells[name])[keep]
+        _check_values(source, name, values, times, rows, positive)
+        return values
+
+    spot = column(config.spot_column, positive=True)
+    atm = column(config.atm_vol_column, positive=True)
+    if config.vol_units == "percent":
+        atm = atm / 100.0
+    skew = None if config.skew_column is None else column(config.skew_column, positive=False)
+    term = None if config.term_column is None else column(config.term_column, positive=False)
+    return ReplayData(times=times, spot=spot, atm_vol=atm, skew=skew, term=term, rows=rows)
+
+
+def inline_config(config: ReplayConfig) -> ReplayConfig:
+    """The same replay with its window's rows inline (no file needed to run it).
+
+    The event recorder stores this form in a log's header, so a log replays
+    on a machine that never had the data file. ATM vols are stored decimal.
+
+    Args:
+        config: A replay config (file or inline).
+
+    Returns:
+        A config with ``table`` holding the window's rows and no window.
+    """
+    data = load_table(config)
+    table: dict[str, tuple[float, ...] | tuple[str, ...]] = {
+        "time": tuple(data.labels()) if data.times.dtype.kind == "M" else tuple(data.times),
+        "spot": tuple(float(x) for x in data.spot),
+        "atm_vol": tuple(float(x) for x in data.atm_vol),
+    }
+    if data.skew is not None:
+        table["skew"] = tuple(float(x) for x in data.skew)
+    if data.term is not None:
+        table["term"] = tuple(float(x) for x in data.term)
+    return ReplayConfig(
+        table=table,
+        time_column="time",
+        spot_column="spot",
+        atm_vol_column="atm_vol",
+        skew_column="skew" if data.skew is not None else None,
+        term_column="term" if data.term is not None else None,
+        vol_units="decimal",
+        rebase=config.rebase,
+        iv_source=config.iv_source,
+    )
+
+
+def required_rows(days: float) -> int:
+    """Table rows a scenario of ``days`` days reads (row 0 is the first quote)."""
+    return math.floor(days + 1e-6) + 1
+
+
+def check_horizon(config: MarketConfig, days: float) -> None:
+    """Refuse a horizon longer than a replay table (nothing to check for other worlds).
+
+    Args:
+        config: The market config.
+        days: The scenario's horizon, days (``n_steps / steps_per_day``).
+
+    Raises:
+        ReplayDataError: The table has fewer than ``days + 1`` rows.
+    """
+    if config.kind != "replay" or config.replay is None:
+        return
+    rows = load_table(config.replay).n_rows
+    if required_rows(days) > rows:
+        raise ReplayDataError(
+            f"days: the replay table has {rows} rows, so a replay runs at most {rows - 1} "
+            f"days (n_steps <= rows - 1 at one step a day); got {days:g}"
+        )
+
+
+# ---------------------------------------------------------------- generator
+class ReplayGenerator(GBMGenerator):
+    """A path generator that replays a table of market data (``kind = "replay"``).
+
+    Row ``k`` of the table is the close of day ``k`` (time ``k / year_days``
+    years); a step between two closes holds the earlier close, so with one
+    step a day step ``k`` is row ``k``. Every path carries the same recorded
+    values. The surface's ATM level is the recorded ATM vol, its skew and term
+    slope the recorded columns or else the market's ``surface.skew`` /
+    ``surface.term``; no event variance (nothing is scheduled). It draws no
+    random numbers.
+
+    Args:
+        config: The market config; ``config.replay`` names the table.
+        rng: Gives the number of paths (no draws are made).
+        year_days: Days per year: converts times (years) to table rows.
+
+    Raises:
+        ReplayDataError: The table cannot be read or is invalid.
+    """
+
+    def __init__(self, config: MarketConfig, rng: BlockRNG, year_days: float) -> None:
+        super().__init__(config, rng, year_days)
+        if config.replay is None:
+            raise ReplayDataError("market.replay is required for the replay world")
+        self.data = load_table(config.replay)
+        scale = config.spot / float(self.data.spot[0]) if config.replay.rebase else 1.0
+        self._spots = self.data.spot * scale
+        n = rng.n
+        rows = self.data.n_rows
+        s = config.surface
+        self._skews = self.data.skew if self.data.skew is not None else np.full(rows, s.skew)
+        self._terms = self.data.term if self.data.term is not None else np.full(rows, s.term)
+        self.n = n
+        self.row = 0
+        self.spot = np.full(n, self._spots[0])
+
+    @property
+    def schedule(self) -> list[Scheduled]:
+        """Nothing is scheduled in a replay."""
+        return []
+
+    def row_of(self, time: float) -> int:
+        """The table row in force at ``time`` (years)."""
+        return math.floor(time * self.year_days + 1e-6)
+
+    def surface(self, time: float) -> SurfaceState:
+        """The recorded surface of the current row, the same on every path."""
+        r = self.row
+        return SurfaceState(
+            atm=np.full(self.n, self.data.atm_vol[r]),
+            skew=np.full(self.n, self._skews[r]),
+            term=np.full(self.n, self._terms[r]),
+            event_var=np.zeros(self.n),
+            event_time=math.inf,
+        )
+
+    def advance(self, t0: float, t1: float) -> list[Release]:
+        """Move to the row in force at ``t1`` (years).
+
+        Raises:
+            ReplayDataError: ``t1`` is past the table's last row.
+        """
+        row = self.row_of(t1)
+        if row >= self.data.n_rows:
+            last = self.data.labels()[-1]
+            raise ReplayDataError(
+                f"the replay table ends at row {self.data.n_rows} ({last}): day {row} is past "
+                f"it (the scenario must run at most {self.data.n_rows - 1} days)"
+            )
+        self.row = row
+        self.spot = np.full(self.n, self._spots[row])
+        return []
+
+    def snapshot(self) -> dict[str, Any]:
+        """The current row (everything else is the table)."""
+        return {"row": self.row}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`snapshot`."""
+        self.row = int(state["row"])
+        self.spot = np.full(self.n, self._spots[self.row])
+
+
+# ---------------------------------------------------------------- event logs
+def _freeze(obj: Any) -> None:
+    """Make every array of a decoded event read-only, as the simulator's are."""
+    if isinstance(obj, np.ndarray):
+        obj.flags.writeable = False
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            _freeze(v)
+    elif isinstance(obj, tuple | list):
+        for v in obj:
+            _freeze(v)
+    elif hasattr(obj, "__dataclass_fields__"):
+        for name in obj.__dataclass_fields__:
+            _freeze(getattr(obj, name))
+
+
+class LogReplayMarket:
+    """A market source that streams the steps of a recorded event log.
+
+    It stands in for :class:`~market.simulator.MarketSimulator` in the step
+    protocol (``run_local(..., market=...)``, ``run_ray(..., market=...)``):
+    ``start()`` returns the recorded first quote, each ``step()`` the next
+    recorded step, in order, read one frame at a time (constant memory). The
+    log's checksums are verified as it goes; the trailer (step and event
+    counts, sha256 of the whole file) when the last step is read. Arrays are
+    read-only, as the simulator's.
+
+    The file is opened on :meth:`start` and reopened by :meth:`restore`, so
+    the object pickles (to a Ray actor) as its path and position; the log must
+    be readable at the same path where the market runs (always so on a local
+    Ray).
+
+    Args:
+        path: The event log.
+
+    Raises:
+        orchestration.recorder.RecordError: The file is not a valid event log.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        from orchestration.recorder import RecordReader
+
+        self.path = Path(path)
+        with RecordReader(self.path) as reader:
+            self.header: dict[str, Any] = reader.header
+            n_steps = reader.header.get("n_steps")
+            if n_steps is None:
+                n_steps = int(reader.verify()["steps"]) - 1
+        self.n_steps = int(n_steps)
+        self.n_paths = self.header.get("n_paths")
+        self.step_index = 0
+        self._started = False
+        self._reader: Any = None
+
+    # Pickling (Ray actors, deep copies) carries the path and the position only.
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "header": self.header,
+            "n_steps": self.n_steps,
+            "n_paths": self.n_paths,
+            "step_index": self.step_index,
+            "started": self._started,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.path = state["path"]
+        self.header = state["header"]
+        self.n_steps = state["n_steps"]
+        self.n_paths = state["n_paths"]
+        self.step_index = 0
+        self._started = False
+        self._reader = None
+        if state["started"]:
+            self.restore({"step": state["step_index"], "started": True})
+
+    @property
+    def done(self) -> bool:
+        """True once the last recorded step has been emitted."""
+        return self.step_index >= self.n_steps
+
+    def _open(self) -> Any:
+        from orchestration.recorder import RecordReader
+
+        self.close()
+        self._reader = RecordReader(self.path)
+        return self._reader
+
+    def _next(self) -> tuple[Any, ...]:
+        from orchestration.recorder import RecordError
+
+        events = self._reader.read_step()
+        if events is None:
+            raise RecordError(
+                f"{self.path}: the log ends after {self.step_index} steps, "
+                f"its header declares {self.n_steps + 1}"
+            )
+        if not events or not isinstance(events[-1], MarketEvent):
+            raise RecordError(f"{self.path}: step {self.step_index} does not end with a quote")
+        if self.n_paths is not None and events[-1].n_paths != self.n_paths:
+            raise RecordError(
+                f"{self.path}: step {self.step_index} carries {events[-1].n_paths} paths, "
+                f"the header declares {self.n_paths}"
+            )
+        _freeze(events)
+        return events
+
+    def start(self) -> tuple[Any, ...]:
+        """The recorded events of step 0 (announcements, then the first quote)."""
+        self._open()
+        self.step_index = 0
+        self._started = True
+        events = self._next()
+        if self.done:
+            self._finish()
+        return events
+
+    def step(self) -> tuple[Any, ...]:
+        """The recorded events of the next step.
+
+        Raises:
+            RuntimeError: The log has no steps left (or :meth:`start` was not called).
+            orchestration.recorder.RecordError: The log is corrupt or truncated.
+        """
+        if not self._started:
+            raise RuntimeError("call start() first")
+        if self.done:
+            raise RuntimeError("the recorded market has no steps left")
+        self.step_index += 1
+        events = self._next()
+        if self.done:
+            self._finish()
+        return events
+
+    def _finish(self) -> None:
+        """Read the trailer: the whole file's counts and checksum must match."""
+        from orchestration.recorder import RecordError
+
+        if self._reader.read_step() is not None:
+            raise RecordError(
+                f"{self.path}: the log holds more steps than its header's {self.n_steps + 1}"
+            )
+        self.close()
+
+    def steps(self) -> Iterator[tuple[Any, ...]]:
+        """Every recorded step's events, from the first quote on (a fresh pass)."""
+        yield self.start()
+        while not self.done:
+            yield self.step()
+
+    def close(self) -> None:
+        """Close the log file (reopened by :meth:`start` / :meth:`restore`)."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The position: the last step emitted."""
+        return {"step": self.step_index, "started": self._started}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Go back (or forward) to just after step ``state["step"]`` was emitted.
+
+        The log is reopened and the frames before it are read again (checksums
+        verified, nothing decoded).
+        """
+        self.close()
+        self.step_index = int(state["step"])
+        self._started = bool(state.get("started", True))
+        if not self._started:
+            return
+        reader = self._open()
+        for _ in range(self.step_index + 1):
+            if not reader.skip_step():
+                from orchestration.recorder import RecordError
+
+                raise RecordError(f"{self.path}: the log ends before step {self.step_index}")
+        if self.done:
+            self._finish()

@@ -1,0 +1,316 @@
+"""``gammaray record | replay | inspect``: write, replay and look into event logs.
+
+* ``gammaray record SCENARIO --out FILE`` runs the scenario's market alone
+  (its events do not depend on the agents) and writes its event log.
+  ``gammaray run SCENARIO --record FILE`` records while it runs the agents.
+* ``gammaray replay FILE [--agents SCENARIO]`` runs hedging configurations
+  against the recorded market and writes the same ``summary.json`` as
+  ``run`` (with ``pnl_sha256``) plus a ``replay`` section. By default the
+  agents are the recorded scenario's; with ``--agents`` the other scenario's
+  ``configs``, ``book`` and ``risk_aversion`` run on the recorded market.
+* ``gammaray inspect FILE`` prints the header and the event counts by type
+  (every frame decoded and checked).
+
+A bad log (truncated, a flipped byte, a wrong format version, an absurd
+declared size, not an event log) is one line and exit status 2, and nothing
+is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from orchestration._io import atomic_write_text
+from orchestration._logging import get_logger
+from orchestration.cli import UsageError, execute, print_table, resolve_scenario
+from orchestration.config import Scenario, ScenarioError, load_scenario, validate_scenario
+from orchestration.recorder import RecordError, RecordReader, RecordWriter
+
+
+def register(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
+    """Add ``record``, ``replay`` and ``inspect`` to the ``gammaray`` subparsers.
+
+    Args:
+        sub: The ``add_subparsers()`` object of the main parser.
+
+    Returns:
+        Command name to its handler.
+    """
+    rec = sub.add_parser("record", help="run a scenario's market and write its event log")
+    rec.add_argument("scenario", help="scenario script path or built-in name")
+    rec.add_argument("--out", type=Path, required=True, metavar="FILE", help="event log to write")
+    rec.add_argument("--paths", type=int, help="number of paths (n_paths)")
+    rec.add_argument("--seed", type=int, help="random seed")
+    rec.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a scenario field by dotted path (repeatable)",
+    )
+    rec.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    rep = sub.add_parser("replay", help="run hedging configurations against a recorded log")
+    rep.add_argument("log", type=Path, help="event log (from record or run --record)")
+    rep.add_argument(
+        "--agents",
+        metavar="SCENARIO",
+        help="scenario whose configs, book and risk aversion to run (default: the recorded one)",
+    )
+    rep.add_argument("--runtime", choices=("local", "ray"), default="ray")
+    rep.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local Ray)")
+    rep.add_argument(
+        "--out", type=Path, help="output folder (default runs/<scenario>-replay-<time>)"
+    )
+    rep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    ins = sub.add_parser("inspect", help="print an event log's header and event counts")
+    ins.add_argument("log", type=Path, help="event log")
+    ins.add_argument("--json", action="store_true", help="print one JSON object")
+    return {"record": cmd_record, "replay": cmd_replay, "inspect": cmd_inspect}
+
+
+@contextmanager
+def recording(
+    path: Path | None, scenario: Scenario, runtime: str = "local"
+) -> Iterator[Callable[[tuple[Any, ...]], None] | None]:
+    """Open an event log for a run; yields the ``record`` callback (None without a path).
+
+    The log is finished (renamed into place) when the block ends normally
+    and discarded when it raises. A recorded run is one shard (on Ray, the
+    per-agent placement): the log holds the whole market.
+
+    Args:
+        path: The event log to write, or None (no recording).
+        scenario: The scenario about to run.
+        runtime: ``"local"`` or ``"ray"`` (stored in the header's ``meta``).
+
+    Raises:
+        UsageError: The destination cannot be written, or the run is sharded.
+    """
+    if path is None:
+        yield None
+        return
+    from orchestration.engine import shard_ranges
+
+    shards = len(shard_ranges(scenario.n_paths, getattr(scenario, "shards", 1)))
+    fused = runtime == "ray" and getattr(scenario, "placement", "per-agent") == "fused"
+    if shards > 1 or fused:
+        raise UsageError("--record: a recorded run is one shard (use --shards 1, per-agent)")
+    try:
+        writer = RecordWriter(path, scenario, {"source": "gammaray run", "runtime": runtime})
+    except RecordError as exc:
+        raise UsageError(f"--record: {exc}") from None
+    with writer:
+        yield writer.write
+
+
+def _progress(label: str, total: int, enabled: bool) -> Any:
+    """A context manager yielding an ``on_step`` callback (or None)."""
+
+    @contextmanager
+    def bar() -> Iterator[Callable[[int], None] | None]:
+        if not enabled:
+            yield None
+            return
+        from rich.progress import Progress
+
+        with Progress(transient=True) as p:
+            task = p.add_task(label, total=total)
+            yield lambda _: p.advance(task)
+
+    return bar()
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    """``gammaray record``: the scenario's market alone, written to an event log."""
+    from market.replay import ReplayDataError, check_horizon
+    from market.simulator import MarketSimulator
+
+    scenario = resolve_scenario(args)
+    try:
+        check_horizon(scenario.market, scenario.n_steps / scenario.steps_per_day)
+    except ReplayDataError as exc:
+        raise ScenarioError(f"invalid scenario: {exc}") from None
+    log = get_logger()
+    log.info("record.start", scenario=scenario.name, n_paths=scenario.n_paths)
+    market = MarketSimulator(
+        scenario.market,
+        scenario.n_steps,
+        scenario.dt,
+        scenario.year_days,
+        scenario.seed,
+        0,
+        scenario.n_paths,
+    )
+    try:
+        writer = RecordWriter(args.out, scenario, {"source": "gammaray record"})
+    except RecordError as exc:
+        raise UsageError(f"--out: {exc}") from None
+    t0 = time.perf_counter()
+    with writer, _progress(f"record {scenario.name}", scenario.n_steps, not args.no_progress) as p:
+        writer.write(market.start())
+        for step in range(scenario.n_steps):
+            writer.write(market.step())
+            if p is not None:
+                p(step)
+    log.info("record.done", out=str(args.out), elapsed_s=time.perf_counter() - t0)
+    size = writer.bytes_written
+    print(f"wrote {args.out} ({writer.steps} steps, {writer.events} events, {size:,} bytes)")
+    return 0
+
+
+def replay_scenario(header: dict[str, Any], agents: str | None) -> Scenario:
+    """The scenario a replay runs: the recorded one, or its market with other agents.
+
+    Args:
+        header: The log's header.
+        agents: A scenario script or built-in name whose ``configs``, ``book``
+            and ``risk_aversion`` to run; None for the recorded ones.
+
+    Raises:
+        ScenarioError: The log has no scenario, it cannot be loaded here, or
+            the agents do not fit the recorded market.
+    """
+    data = header.get("scenario")
+    if not isinstance(data, dict):
+        raise ScenarioError("the log records no scenario; it cannot be replayed")
+    try:
+        recorded = validate_scenario(data)
+    except ScenarioError as exc:
+        hint = "" if agents else "; pass --agents SCENARIO"
+        raise ScenarioError(f"the recorded scenario cannot be loaded here: {exc}{hint}") from None
+    merged = recorded.model_dump(mode="python")
+    # A replay is one pipeline: the log holds the whole market.
+    for key, value in (("shards", 1), ("placement", "per-agent")):
+        if key in merged:
+            merged[key] = value
+    if agents is not None:
+        theirs = load_scenario(agents).model_dump(mode="python")
+        for key in ("configs", "book", "risk_aversion"):
+            merged[key] = theirs[key]
+    try:
+        return validate_scenario(merged)
+    except ScenarioError as exc:
+        raise ScenarioError(f"--agents {agents}: {exc} (against the recorded market)") from None
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """``gammaray replay``: hedging configurations against a recorded market."""
+    from market.replay import LogReplayMarket
+
+    log = get_logger()
+    try:
+        with RecordReader(args.log) as reader:
+            header = reader.header
+            trailer = reader.verify()
+        scenario = replay_scenario(header, args.agents)
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = args.out if args.out is not None else Path("runs") / f"{scenario.name}-replay-{stamp}"
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {str(out)!r} exists and is not a folder")
+        market = LogReplayMarket(args.log)
+        if market.n_steps != scenario.n_steps or market.n_paths != scenario.n_paths:
+            raise UsageError(
+                f"{args.log}: the log holds {market.n_steps} steps of {market.n_paths} paths, "
+                f"the scenario runs {scenario.n_steps} of {scenario.n_paths}"
+            )
+        log.info("replay.start", log=str(args.log), scenario=scenario.name, runtime=args.runtime)
+        label = f"replay {scenario.name} [{args.runtime}]"
+        with _progress(label, scenario.n_steps, not args.no_progress) as on_step:
+            summary = execute(scenario, args.runtime, args.address, on_step, market=market)
+    except RecordError as exc:
+        raise UsageError(str(exc)) from None
+    summary["replay"] = {
+        "log": str(args.log),
+        "log_sha256": trailer["sha256"],
+        "agents": args.agents or "recorded",
+        "recorded_by": header.get("gammaray_version"),
+    }
+    print_table(summary)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    log.info("replay.done", out=str(out), elapsed_s=summary["elapsed_s"])
+    print(f"wrote {out / 'summary.json'}")
+    return 0
+
+
+def inspect_log(path: Path) -> dict[str, Any]:
+    """Header, trailer and event counts of a log, every frame decoded and checked.
+
+    Raises:
+        RecordError: The log is not valid.
+    """
+    with RecordReader(path) as reader:
+        header = reader.header
+        counts = reader.counts()
+        trailer = reader.trailer or {}
+    scenario = header.get("scenario") or {}
+    return {
+        "file": str(path),
+        "bytes": path.stat().st_size,
+        "format": header.get("format"),
+        "format_version": header.get("format_version"),
+        "gammaray_version": header.get("gammaray_version"),
+        "scenario": header.get("scenario_name"),
+        "scenario_version": scenario.get("version"),
+        "description": scenario.get("description"),
+        "seed": header.get("seed"),
+        "n_paths": header.get("n_paths"),
+        "n_steps": header.get("n_steps"),
+        "dt_years": header.get("dt"),
+        "year_days": header.get("year_days"),
+        "meta": header.get("meta"),
+        "steps": trailer.get("steps"),
+        "events": trailer.get("events"),
+        "counts": counts,
+        "sha256": trailer.get("sha256"),
+        "schema": header.get("schema"),
+    }
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """``gammaray inspect``: header and event counts by type."""
+    try:
+        info = inspect_log(args.log)
+    except RecordError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    width = 18
+    for key in (
+        "file",
+        "bytes",
+        "format",
+        "format_version",
+        "gammaray_version",
+        "scenario",
+        "scenario_version",
+        "description",
+        "seed",
+        "n_paths",
+        "n_steps",
+        "dt_years",
+        "year_days",
+        "meta",
+        "steps",
+        "events",
+        "sha256",
+    ):
+        print(f"{key:{width}s} {info[key]}")
+    print("events by type:")
+    for name, n in sorted(info["counts"].items()):
+        print(f"  {name:{width - 2}s} {n:,}")
+    print("schema:")
+    for name, fields in info["schema"].items():
+        print(f"  {name:{width - 2}s} {', '.join(fields)}")
+    return 0

@@ -1,0 +1,49 @@
+"""flash_2015: a short-vol dealer book hedged through a recorded stress event.
+
+On Monday 24 Aug 2015, after China's devaluation and a week of selling, the
+S&P 500 fell 5% at the open and closed 3.9% down; VIX closed at 40.7
+(intraday above 53).
+
+The market replays the S&P 500's daily closes over the window, rebased to
+100, one step per trading day, one path. The data are built when this
+script loads (:func:`market.stress.build_stress`); none is stored here.
+
+The ATM vol is the VIX close (``arch.data.vix``), a 30-day implied
+variance-swap vol, used as the 30-day ATM level (``market.replay.iv_source``).
+
+The book (short ATM straddles and 90% puts), the hedge instruments and the
+``unhedged`` / ``delta`` / ``delta_gamma_vega`` configurations are
+shared by every stress scenario (``scenarios/_stress.py``).
+
+Run it: ``gammaray run scenarios/flash_2015.py --runtime local`` or
+``python scenarios/flash_2015.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from market.stress import build_stress, describe
+from orchestration import Scenario
+from scenarios._stress import BOOK, CONFIGS, replay_market
+
+DATA = build_stress("flash_2015")
+
+SCENARIO = Scenario(
+    name="flash_2015",
+    version=1,
+    description=describe(DATA),
+    seed=2015,
+    n_paths=1,
+    days=DATA.days,
+    steps_per_day=1,
+    year_days=252.0,
+    market=replay_market(DATA),
+    book=BOOK,
+    configs=CONFIGS,
+)
+
+if __name__ == "__main__":
+    from orchestration.cli import main
+
+    sys.exit(main(["run", __file__, *sys.argv[1:]]))
