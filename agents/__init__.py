@@ -7,7 +7,14 @@ from agents.allocation import EventAwareAllocation, StaticAllocation
 from agents.base import Agent, AgentConfig, AgentError, AgentTurn
 from agents.delta import DeltaHedger, DeltaHedgerConfig
 from agents.gamma import GammaHedger, GammaHedgerConfig
-from agents.manager import BookPosition, ConfigResult, ManagerConfig, RiskManager, cascade_order
+from agents.manager import (
+    BookFlow,
+    BookPosition,
+    ConfigResult,
+    ManagerConfig,
+    RiskManager,
+    cascade_order,
+)
 from agents.portfolio import BookGreeks, OptionLine, Portfolio
 from agents.vega import VegaHedger, VegaHedgerConfig
 
@@ -24,6 +31,7 @@ __all__ = [
     "AgentConfig",
     "AgentError",
     "AgentTurn",
+    "BookFlow",
     "BookGreeks",
     "BookPosition",
     "ConfigResult",

@@ -17,7 +17,7 @@ Everything is per path (arrays ``[n]``); agents are known here only by name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -32,8 +32,10 @@ from agents.allocation import (
     stress_moves,
     stressed_loss,
 )
+from agents.attribution import PnLAttribution
 from agents.base import AgentTurn
 from agents.portfolio import OptionLine, Portfolio
+from market._rng import BlockRNG
 from market.events import (
     Announcement,
     BudgetUpdate,
@@ -65,6 +67,35 @@ class BookPosition(BaseModel):
     moneyness: float = Field(1.0, gt=0.0)
     expiry_days: float = Field(30.0, gt=0.0)
     qty: float
+
+
+class BookFlow(BaseModel):
+    """Client trades that keep arriving in the book (e.g. Cao et al. 2023).
+
+    Each day (at the first step of days 1, 2, ...) every path receives
+    ``N ~ Poisson(rate_per_day)`` client trades of one new option each
+    (strike ``moneyness × spot``, ``expiry_days`` to expiry), each adding
+    ``+qty`` or ``-qty`` units to the book with probability ½ (``side =
+    "random"``), or always ``+qty`` / ``-qty`` (``"long"`` / ``"short"``). Trades
+    are done at mid. The draws come from their own random stream, the same
+    in every configuration.
+
+    Attributes:
+        rate_per_day: Mean client trades per day.
+        qty: Units per client trade.
+        side: ``"random"``, ``"long"`` or ``"short"`` (the book's side).
+        is_call: Call or put.
+        moneyness: Strike as a multiple of spot at the trade.
+        expiry_days: Days to expiry at the trade.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    rate_per_day: float = Field(1.0, ge=0.0)
+    qty: float = Field(100.0, gt=0.0)
+    side: Literal["random", "long", "short"] = "random"
+    is_call: bool = True
+    moneyness: float = Field(1.0, gt=0.0)
+    expiry_days: float = Field(60.0, gt=0.0)
 
 
 class ManagerConfig(BaseModel):
@@ -116,6 +147,10 @@ class ConfigResult:
         turnover: Traded notional at mid, currency, ``[n]``.
         breaches: Steps whose post-trade stressed loss exceeded the budget, ``[n]``.
         rejected: Path-orders rejected by hard limits, ``[n]``.
+        attribution: Bucket name (:data:`agents.attribution.BUCKETS`) to its
+            total over the run per path, currency, ``[n]``; they sum to ``pnl``.
+        series: Per-step summaries across paths (greek percentiles, budget
+            usage and scales, mean P&L), one dict per step.
     """
 
     pnl: np.ndarray
@@ -123,6 +158,8 @@ class ConfigResult:
     turnover: np.ndarray
     breaches: np.ndarray
     rejected: np.ndarray
+    attribution: dict[str, np.ndarray] = field(default_factory=dict)
+    series: list[dict[str, float]] = field(default_factory=list)
 
 
 def cascade_order(agents: list[tuple[str, str | None]]) -> list[str]:
@@ -145,6 +182,9 @@ class RiskManager:
         n_paths: Number of paths.
         year_days: Days per year.
         costs: Cost model per listed instrument (for rolls).
+        no_roll: Instruments whose old series are held to expiry, not rolled.
+        flow: Client trades arriving in the book, with their random draws
+            (``(flow, rng, steps_per_day)``), or None.
     """
 
     def __init__(
@@ -155,13 +195,20 @@ class RiskManager:
         n_paths: int,
         year_days: float,
         costs: dict[str, CostModel] | None = None,
+        no_roll: frozenset[str] = frozenset(),
+        flow: tuple[BookFlow, BlockRNG, int] | None = None,
     ) -> None:
         self.config = config
         self.costs = dict(costs or {})
+        self.no_roll = no_roll
+        self.flow = flow
         self.cascade = list(cascade)
         self.book = book
         self.year_days = year_days
         self.portfolio = Portfolio(n_paths)
+        self.attribution = PnLAttribution(n_paths)
+        self.series: list[dict[str, float]] = []
+        self._wealth = np.zeros(n_paths)
         self.breaches = np.zeros(n_paths, dtype=np.int64)
         self.rejected = np.zeros(n_paths, dtype=np.int64)
         self.scales = dict.fromkeys(GREEKS, 1.0)
@@ -195,9 +242,13 @@ class RiskManager:
         if not self._booked:
             self._put_on_book(market)
         self.portfolio.roll_to(market)
+        vega_pnl = self.attribution.line_vega_pnl(self.portfolio, market)
         self._roll_delisted(market)
         self.portfolio.prune()
+        self._client_flow(market)
         g = self.portfolio.greeks(market)
+        self._wealth = self.portfolio.wealth(market, g)
+        self.attribution.at_quote(self.portfolio, market, self._wealth, vega_pnl)
         self._running = {"delta": g.delta, "gamma": g.gamma, "vega": g.vega, "theta": g.theta}
         self._notices = self._update_budget(market)
         cfg = self.config
@@ -313,7 +364,17 @@ class RiskManager:
                     )
                 )
         self._fills = out
-        self.breaches += self._loss(self._running) > self.config.budget
+        loss = self._loss(self._running)
+        self.breaches += loss > self.config.budget
+        step_cost = np.zeros(market.n_paths)
+        for fills in out.values():
+            for f in fills:
+                step_cost = step_cost + f.cost
+        self.attribution.trade_cost(step_cost)
+        self.attribution.after_trades(
+            self.portfolio, market, self._running, self._wealth - step_cost
+        )
+        self.series.append(self._series_row(market, loss))
 
     def take_fills(self) -> dict[str, list[Fill]]:
         """The last step's fills per agent, not yet handed out (then cleared)."""
@@ -329,16 +390,33 @@ class RiskManager:
         market = events[-1]
         if not self._booked:
             self._put_on_book(market)
-        self.portfolio.roll_to(market)
-        g = self.portfolio.greeks(market)
         p = self.portfolio
+        p.roll_to(market)
+        vega_pnl = self.attribution.line_vega_pnl(p, market)
+        g = p.greeks(market)
+        pnl = p.wealth(market, g)
+        self.attribution.at_quote(p, market, pnl, vega_pnl)
         return ConfigResult(
-            pnl=p.wealth(market, g),
+            pnl=pnl,
             cost=p.cost.copy(),
             turnover=p.turnover.copy(),
             breaches=self.breaches.copy(),
             rejected=self.rejected.copy(),
+            attribution={b: v.copy() for b, v in self.attribution.totals.items()},
+            series=list(self.series),
         )
+
+    def _series_row(self, market: MarketEvent, loss: np.ndarray) -> dict[str, float]:
+        """Per-step summary across paths of the post-trade book (for reports)."""
+        row = {"step": float(market.step), "time": market.time}
+        for g in GREEKS:
+            q = np.percentile(self._running[g], (5, 50, 95))
+            row.update({f"{g}_p5": q[0], f"{g}_p50": q[1], f"{g}_p95": q[2]})
+        row["budget_usage"] = float(np.mean(loss) / self.config.budget)
+        row["breach_rate"] = float(np.mean(loss > self.config.budget))
+        row.update({f"scale_{g}": self.scales[g] for g in GREEKS})
+        row["pnl_mean"] = float(np.mean(self._wealth))
+        return {k: float(v) for k, v in row.items()}
 
     # ------------------------------------------------------------- helpers
     def _loss(self, greeks: dict[str, np.ndarray]) -> np.ndarray:
@@ -403,7 +481,7 @@ class RiskManager:
         lines = self.portfolio.lines
         for key, ln in list(lines.items()):
             current = listed.get(ln.instrument)
-            if current is None:
+            if current is None or ln.instrument in self.no_roll:
                 continue
             if current.contract == key:
                 moved = ln.strike != current.strike
@@ -419,17 +497,46 @@ class RiskManager:
             if moved is not None and key in lines:
                 lines[key].strike = current.strike.copy()
 
+    def _client_flow(self, market: MarketEvent) -> None:
+        """Put this day's client trades on the book (at mid), if one starts now."""
+        if self.flow is None:
+            return
+        flow, rng, per_day = self.flow
+        if market.step == 0 or market.step % per_day:
+            return
+        count = rng.poisson(flow.rate_per_day)
+        if flow.side == "random":
+            units = 2 * rng.binomial(count, 0.5) - count
+        else:
+            units = count if flow.side == "long" else -count
+        qty = flow.qty * units.astype(np.float64)
+        self._add_option(
+            f"flow@{market.step}", market, flow.is_call, flow.moneyness, flow.expiry_days, qty
+        )
+
+    def _add_option(
+        self,
+        contract: str,
+        market: MarketEvent,
+        is_call: bool,
+        moneyness: float,
+        expiry_days: float,
+        qty: np.ndarray,
+    ) -> None:
+        strike = moneyness * market.spot
+        expiry = market.time + expiry_days / self.year_days
+        iv = implied_vol(market.surface, market.spot, strike, market.time, expiry)
+        price = bsm_price(
+            market.spot, strike, expiry - market.time, iv, market.rate, market.div, is_call
+        )
+        line = OptionLine("book", contract, is_call, expiry, strike, qty)
+        self.portfolio.add_option(line, price)
+
     def _put_on_book(self, market: MarketEvent) -> None:
         n = market.n_paths
         for i, pos in enumerate(self.book):
-            strike = np.full(n, pos.moneyness) * market.spot
-            expiry = market.time + pos.expiry_days / self.year_days
-            iv = implied_vol(market.surface, market.spot, strike, market.time, expiry)
-            price = bsm_price(
-                market.spot, strike, expiry - market.time, iv, market.rate, market.div, pos.is_call
-            )
-            line = OptionLine("book", f"book#{i}", pos.is_call, expiry, strike, np.full(n, pos.qty))
-            self.portfolio.add_option(line, price)
+            qty = np.full(n, pos.qty)
+            self._add_option(f"book#{i}", market, pos.is_call, pos.moneyness, pos.expiry_days, qty)
         self._booked = True
 
     # ---------------------------------------------------------------- state
@@ -444,6 +551,9 @@ class RiskManager:
             "released": list(self.released),
             "booked": self._booked,
             "fills": {k: list(v) for k, v in self._fills.items()},
+            "attribution": self.attribution.snapshot(),
+            "series": list(self.series),
+            "flow_rng": None if self.flow is None else self.flow[1].snapshot(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -456,3 +566,7 @@ class RiskManager:
         self.released = list(state["released"])
         self._booked = bool(state["booked"])
         self._fills = {k: list(v) for k, v in state["fills"].items()}
+        self.attribution.restore(state["attribution"])
+        self.series = list(state["series"])
+        if self.flow is not None:
+            self.flow[1].restore(state["flow_rng"])

@@ -81,6 +81,7 @@ class Portfolio:
         self.lines: dict[str, OptionLine] = {}
         self.cost = np.zeros(n_paths)
         self.turnover = np.zeros(n_paths)
+        self.carry = np.zeros(n_paths)
         self._time = 0.0
         self._spot: np.ndarray | None = None
 
@@ -131,15 +132,19 @@ class Portfolio:
         """Carry the book to the event's time: interest, dividends, expiries.
 
         Cash earns ``rate`` and the stock pays ``div`` (on the previous spot)
-        over the elapsed time; every option expiring by then settles its
-        intrinsic value at the event's spot.
+        over the elapsed time (both added to :attr:`carry` too); every option
+        expiring by then settles its intrinsic value at the event's spot.
         """
         dt = event.time - self._time
         if dt > 0.0:
             if event.rate != 0.0:
-                self.cash = self.cash * math.exp(event.rate * dt)
+                interest = self.cash * math.expm1(event.rate * dt)
+                self.cash = self.cash + interest
+                self.carry = self.carry + interest
             if event.div != 0.0 and self._spot is not None:
-                self.cash = self.cash + self.stock * self._spot * (math.expm1(event.div * dt))
+                dividends = self.stock * self._spot * math.expm1(event.div * dt)
+                self.cash = self.cash + dividends
+                self.carry = self.carry + dividends
         self._time = event.time
         self._spot = event.spot
         for key in [k for k, ln in self.lines.items() if ln.expiry <= event.time + EXPIRY_EPS]:
@@ -224,6 +229,7 @@ class Portfolio:
             "stock": self.stock.copy(),
             "cost": self.cost.copy(),
             "turnover": self.turnover.copy(),
+            "carry": self.carry.copy(),
             "time": self._time,
             "spot": None if self._spot is None else self._spot.copy(),
             "lines": [
@@ -238,6 +244,7 @@ class Portfolio:
         self.stock = state["stock"].copy()
         self.cost = state["cost"].copy()
         self.turnover = state["turnover"].copy()
+        self.carry = state["carry"].copy()
         self._time = float(state["time"])
         self._spot = None if state["spot"] is None else state["spot"].copy()
         self.lines = {

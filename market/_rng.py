@@ -74,6 +74,20 @@ class BlockRNG:
             [g.standard_t(df, m) for g, m in zip(self._gens, self._sizes, strict=True)]
         )
 
+    def poisson(self, lam: float) -> np.ndarray:
+        """One Poisson(``lam``) count per path, shape ``[n]`` (int64)."""
+        return np.concatenate(
+            [g.poisson(lam, m) for g, m in zip(self._gens, self._sizes, strict=True)]
+        )
+
+    def binomial(self, trials: np.ndarray, p: float) -> np.ndarray:
+        """One Binomial(``trials[i]``, ``p``) draw per path, shape ``[n]`` (int64)."""
+        out, start = [], 0
+        for g, m in zip(self._gens, self._sizes, strict=True):
+            out.append(g.binomial(trials[start : start + m], p))
+            start += m
+        return np.concatenate(out)
+
     def snapshot(self) -> list[dict[str, Any]]:
         """The generators' states (plain dicts, msgpack-encodable).
 

@@ -62,6 +62,9 @@ class InstrumentSpec(BaseModel):
         recenter: Re-strike a path's series when the spot has moved more than
             this in log-moneyness from its strike (the exchange lists a new
             strike near the money; the book rolls into it). None = never.
+        roll: Close positions in a series when a new one lists (True), or
+            hold them to expiry (False: every series traded stays in the
+            book, valued and hedged as part of it).
         cost: Trading costs.
     """
 
@@ -74,6 +77,7 @@ class InstrumentSpec(BaseModel):
     moneyness: float = Field(1.0, gt=0.0)
     relist_days: float = Field(1.0, gt=0.0)
     recenter: float | None = Field(None, gt=0.0)
+    roll: bool = True
     cost: CostModel = CostModel()
 
     @model_validator(mode="after")

@@ -295,7 +295,7 @@ def _check_values(
         if bad.any():
             i = int(np.argmax(bad))
             raise ReplayDataError(
-                f"{source}: column {name!r} must be positive, got {values[i]!r} at row "
+                f"{source}: column {name!r} must be positive, got {float(values[i])!r} at row "
                 f"{int(rows[i])} ({_label(times, i)})"
             )
 

@@ -21,8 +21,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from agents import BUILTIN_AGENTS, Agent, BookPosition, ManagerConfig
+from agents import BUILTIN_AGENTS, Agent, BookFlow, BookPosition, ManagerConfig
 from market.config import MarketConfig
+from market.execution import CostModel
 
 
 class ScenarioError(ValueError):
@@ -139,12 +140,16 @@ class Scenario(BaseModel):
         year_days: Days per year (365 = ACT/365; 252 for trading-day setups).
         market: World model, rates and listed instruments.
         book: Options the book holds at the start.
+        flow: Client trades arriving in the book every day (None = none).
         configs: Hedging configurations by name, run on identical paths.
         risk_aversion: ``c`` in the objective ``mean(loss) + c * std(loss)``.
         shards: Split the paths into this many independent pipelines (Ray
             runs them in parallel; the numbers do not depend on it).
         placement: On Ray, ``"per-agent"`` (an actor per component) or
             ``"fused"`` (one actor per shard running all its components).
+        option_cost: Proportional cost of option trades as a fraction of the
+            premium traded (0.01 = 1%); when set it replaces ``fee_pct`` of
+            every listed option (e.g. ``--set option_cost=0.02``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -159,10 +164,12 @@ class Scenario(BaseModel):
     year_days: float = Field(365.0, gt=0.0)
     market: MarketConfig = MarketConfig()
     book: tuple[BookPosition, ...] = ()
+    flow: BookFlow | None = None
     configs: dict[str, HedgeConfig] = Field(min_length=1)
     risk_aversion: float = Field(1.645, ge=0.0)
     shards: int = Field(1, ge=1, le=4096)
     placement: Literal["per-agent", "fused"] = "per-agent"
+    option_cost: float | None = Field(None, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
@@ -185,6 +192,16 @@ class Scenario(BaseModel):
     def n_steps(self) -> int:
         """Number of hedging steps."""
         return round(self.days * self.steps_per_day)
+
+    def instrument_costs(self) -> dict[str, CostModel]:
+        """Cost model per listed instrument, ``option_cost`` applied to options."""
+        out = {}
+        for i in self.market.instruments:
+            cost = i.cost
+            if i.kind == "option" and self.option_cost is not None:
+                cost = cost.model_copy(update={"fee_pct": 100.0 * self.option_cost})
+            out[i.name] = cost
+        return out
 
     @property
     def dt(self) -> float:

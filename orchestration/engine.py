@@ -25,7 +25,6 @@ of the step's quotes, so the manager applies it where the orders already are.)
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,9 +32,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from agents import Agent, ConfigResult, RiskManager, cascade_order
-from market._rng import BLOCK_SIZE
+from market._rng import BLOCK_SIZE, BlockRNG
 from market.simulator import MarketSimulator
 from orchestration.config import Scenario
+
+#: Random stream of the book's client flow (the market's is 0).
+FLOW_STREAM = 1
 
 
 class RunFailed(RuntimeError):
@@ -130,14 +132,26 @@ def build_components(
         path_start,
         stop,
     )
-    costs = {i.name: i.cost for i in scenario.market.instruments}
+    costs = scenario.instrument_costs()
+    no_roll = frozenset(i.name for i in scenario.market.instruments if not i.roll)
     managers: dict[str, RiskManager] = {}
     agents: dict[str, list[tuple[str, Agent]]] = {}
     for cname, hc in scenario.configs.items():
         built = {spec.agent_name: spec.build() for spec in hc.agents}
         order = cascade_order([(n, a.greek) for n, a in built.items()])
+        flow = None
+        if scenario.flow is not None:
+            rng = BlockRNG(scenario.seed, FLOW_STREAM, path_start, stop)
+            flow = (scenario.flow, rng, scenario.steps_per_day)
         managers[cname] = RiskManager(
-            hc.manager, order, scenario.book, stop - path_start, scenario.year_days, costs
+            hc.manager,
+            order,
+            scenario.book,
+            stop - path_start,
+            scenario.year_days,
+            costs,
+            no_roll,
+            flow,
         )
         agents[cname] = [(n, built[n]) for n in order]
     return Components(market, managers, agents)
@@ -267,17 +281,36 @@ def shard_ranges(n_paths: int, shards: int) -> list[tuple[int, int]]:
 
 
 def concat_results(parts: list[dict[str, ConfigResult]]) -> dict[str, ConfigResult]:
-    """Join shard results in shard (= path) order."""
-    names = list(parts[0])
-    return {
-        n: ConfigResult(
-            *(
-                np.concatenate([getattr(p[n], f.name) for p in parts])
-                for f in dataclasses.fields(ConfigResult)
-            )
+    """Join shard results in shard (= path) order.
+
+    Per-path arrays are concatenated exactly. The per-step series are
+    summaries across a shard's paths: they are combined as path-weighted
+    means (exact for means and rates, an approximation for percentiles).
+    """
+    out = {}
+    for n in parts[0]:
+        res = [p[n] for p in parts]
+        weights = np.array([r.pnl.size for r in res], dtype=float)
+        weights /= weights.sum()
+        series = [
+            {
+                k: float(sum(w * r.series[i][k] for w, r in zip(weights, res, strict=True)))
+                for k in res[0].series[i]
+            }
+            for i in range(len(res[0].series))
+        ]
+        out[n] = ConfigResult(
+            pnl=np.concatenate([r.pnl for r in res]),
+            cost=np.concatenate([r.cost for r in res]),
+            turnover=np.concatenate([r.turnover for r in res]),
+            breaches=np.concatenate([r.breaches for r in res]),
+            rejected=np.concatenate([r.rejected for r in res]),
+            attribution={
+                b: np.concatenate([r.attribution[b] for r in res]) for b in res[0].attribution
+            },
+            series=series,
         )
-        for n in names
-    }
+    return out
 
 
 class FusedShard:
