@@ -5,16 +5,12 @@ Write your own agent by subclassing :class:`Agent` (see ``docs/custom_agents.md`
 
 from agents.allocation import EventAwareAllocation, StaticAllocation
 from agents.base import Agent, AgentConfig, AgentError, AgentTurn
+from agents.book import BookFlow, BookKeeper, BookPosition
 from agents.delta import DeltaHedger, DeltaHedgerConfig
 from agents.gamma import GammaHedger, GammaHedgerConfig
-from agents.manager import (
-    BookFlow,
-    BookPosition,
-    ConfigResult,
-    ManagerConfig,
-    RiskManager,
-    cascade_order,
-)
+from agents.manager import RiskManager
+from agents.manager_config import ConfigResult, ManagerConfig, cascade_order
+from agents.monitor import ModelMonitor, MonitorConfig
 from agents.portfolio import BookGreeks, OptionLine, Portfolio
 from agents.vega import VegaHedger, VegaHedgerConfig
 
@@ -33,6 +29,7 @@ __all__ = [
     "AgentTurn",
     "BookFlow",
     "BookGreeks",
+    "BookKeeper",
     "BookPosition",
     "ConfigResult",
     "DeltaHedger",
@@ -41,6 +38,8 @@ __all__ = [
     "GammaHedger",
     "GammaHedgerConfig",
     "ManagerConfig",
+    "ModelMonitor",
+    "MonitorConfig",
     "OptionLine",
     "Portfolio",
     "RiskManager",

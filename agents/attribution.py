@@ -91,7 +91,7 @@ class PnLAttribution:
 
     def at_quote(
         self, portfolio: Portfolio, market: MarketEvent, wealth: np.ndarray, vega: np.ndarray
-    ) -> None:
+    ) -> dict[str, np.ndarray] | None:
         """Attribute the move from the remembered post-trade book to this quote.
 
         Args:
@@ -99,10 +99,13 @@ class PnLAttribution:
             market: The new market event.
             wealth: Wealth now at the new mids, ``[n]``.
             vega: :meth:`line_vega_pnl` computed before any roll.
+
+        Returns:
+            The step's buckets per path, or None at the first quote.
         """
         post = self._post
         if post is None:
-            return
+            return None
         ds = market.spot - post["spot"]
         parts = {
             "delta": post["delta"] * ds,
@@ -119,6 +122,7 @@ class PnLAttribution:
             self.totals[b] = self.totals[b] + v
         self.steps.append({b: float(v.mean()) for b, v in parts.items()})
         self._post = None
+        return parts
 
     def trade_cost(self, cost: np.ndarray) -> None:
         """Book this step's trading costs (cost against mid, ``[n]``, >= 0)."""

@@ -17,24 +17,17 @@ Everything is per path (arrays ``[n]``); agents are known here only by name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from agents.allocation import (
-    GREEKS,
-    AllocationPolicy,
-    StaticAllocation,
-    bands,
-    policy_scales,
-    stress_moves,
-    stressed_loss,
-)
+from agents.allocation import GREEKS, bands, policy_scales, stress_moves, stressed_loss
 from agents.attribution import PnLAttribution
 from agents.base import AgentTurn
-from agents.portfolio import OptionLine, Portfolio
+from agents.book import BookFlow, BookKeeper, BookPosition
+from agents.manager_config import ConfigResult, ManagerConfig
+from agents.monitor import ModelMonitor
+from agents.portfolio import Portfolio
 from market._rng import BlockRNG
 from market.events import (
     Announcement,
@@ -45,131 +38,6 @@ from market.events import (
     RiskSnapshot,
 )
 from market.execution import CostModel, fill_order
-from market.pricing import bsm_price
-from market.surface import implied_vol
-
-#: Default cascade: option hedges first, delta last (the desk's order).
-CASCADE_RANK = {"vega": 0, "gamma": 1, "delta": 2}
-
-
-class BookPosition(BaseModel):
-    """An option the book holds from the start, put on at mid.
-
-    Attributes:
-        is_call: Call (True) or put.
-        moneyness: Strike as a multiple of the initial spot.
-        expiry_days: Days to expiry at the start.
-        qty: Units held (negative = short).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    is_call: bool = True
-    moneyness: float = Field(1.0, gt=0.0)
-    expiry_days: float = Field(30.0, gt=0.0)
-    qty: float
-
-
-class BookFlow(BaseModel):
-    """Client trades that keep arriving in the book (e.g. Cao et al. 2023).
-
-    Each day (at the first step of days 1, 2, ...) every path receives
-    ``N ~ Poisson(rate_per_day)`` client trades of one new option each
-    (strike ``moneyness × spot``, ``expiry_days`` to expiry), each adding
-    ``+qty`` or ``-qty`` units to the book with probability ½ (``side =
-    "random"``), or always ``+qty`` / ``-qty`` (``"long"`` / ``"short"``). Trades
-    are done at mid. The draws come from their own random stream, the same
-    in every configuration.
-
-    Attributes:
-        rate_per_day: Mean client trades per day.
-        qty: Units per client trade.
-        side: ``"random"``, ``"long"`` or ``"short"`` (the book's side).
-        is_call: Call or put.
-        moneyness: Strike as a multiple of spot at the trade.
-        expiry_days: Days to expiry at the trade.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    rate_per_day: float = Field(1.0, ge=0.0)
-    qty: float = Field(100.0, gt=0.0)
-    side: Literal["random", "long", "short"] = "random"
-    is_call: bool = True
-    moneyness: float = Field(1.0, gt=0.0)
-    expiry_days: float = Field(60.0, gt=0.0)
-
-
-class ManagerConfig(BaseModel):
-    """The manager's budget, stress grid, allocation policy and hard limits.
-
-    Attributes:
-        budget: Total stressed-loss budget, currency (> 0).
-        weights: Share of the budget per greek (sum <= 1).
-        stress_sigmas: Spot move of the stress grid, in standard deviations.
-        stress_horizon_days: Horizon of the stress move, days.
-        stress_vol: Vol move of the stress grid, decimal (0.02 = 2 vol points).
-        policy: Allocation policy (``static`` or ``event_aware``).
-        max_order: Hard limit per instrument: largest ``|units|`` one agent may
-            order per path and step; larger orders are rejected on those paths.
-        hard_limit: Hard limit on the stressed loss as a multiple of the budget:
-            an order that takes a path's stressed loss above it (and raises it)
-            is rejected on that path. None = no such limit.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    budget: float = Field(1000.0, gt=0.0)
-    weights: dict[Literal["delta", "gamma", "vega"], Annotated[float, Field(ge=0.0)]] = {
-        "delta": 0.2,
-        "gamma": 0.4,
-        "vega": 0.4,
-    }
-    stress_sigmas: float = Field(3.0, gt=0.0)
-    stress_horizon_days: float = Field(1.0, gt=0.0)
-    stress_vol: float = Field(0.02, gt=0.0)
-    policy: AllocationPolicy = StaticAllocation()
-    max_order: dict[str, Annotated[float, Field(gt=0.0)]] = {}
-    hard_limit: float | None = Field(None, gt=0.0)
-
-    @model_validator(mode="after")
-    def _check(self) -> ManagerConfig:
-        if sum(self.weights.values()) > 1.0 + 1e-12:
-            raise ValueError(f"weights must sum to at most 1, got {sum(self.weights.values())}")
-        return self
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigResult:
-    """The outcome of one hedging configuration, per path.
-
-    Attributes:
-        pnl: Terminal P&L (mark-to-market wealth), currency, ``[n]``.
-        cost: Transaction costs paid, currency, ``[n]``.
-        turnover: Traded notional at mid, currency, ``[n]``.
-        breaches: Steps whose post-trade stressed loss exceeded the budget, ``[n]``.
-        rejected: Path-orders rejected by hard limits, ``[n]``.
-        attribution: Bucket name (:data:`agents.attribution.BUCKETS`) to its
-            total over the run per path, currency, ``[n]``; they sum to ``pnl``.
-        series: Per-step summaries across paths (greek percentiles, budget
-            usage and scales, mean P&L), one dict per step.
-    """
-
-    pnl: np.ndarray
-    cost: np.ndarray
-    turnover: np.ndarray
-    breaches: np.ndarray
-    rejected: np.ndarray
-    attribution: dict[str, np.ndarray] = field(default_factory=dict)
-    series: list[dict[str, float]] = field(default_factory=list)
-
-
-def cascade_order(agents: list[tuple[str, str | None]]) -> list[str]:
-    """Agent names in the default cascade: vega, gamma, delta, then the rest.
-
-    Args:
-        agents: ``(name, greek)`` in scenario order.
-    """
-    ranked = sorted(enumerate(agents), key=lambda ia: (CASCADE_RANK.get(ia[1][1] or "", 3), ia[0]))
-    return [name for _, (name, _) in ranked]
 
 
 class RiskManager:
@@ -200,13 +68,12 @@ class RiskManager:
     ) -> None:
         self.config = config
         self.costs = dict(costs or {})
-        self.no_roll = no_roll
-        self.flow = flow
         self.cascade = list(cascade)
-        self.book = book
         self.year_days = year_days
         self.portfolio = Portfolio(n_paths)
+        self.keeper = BookKeeper(self.portfolio, book, year_days, self.costs, no_roll, flow)
         self.attribution = PnLAttribution(n_paths)
+        self.monitor = ModelMonitor(config.monitor) if config.monitor is not None else None
         self.series: list[dict[str, float]] = []
         self._wealth = np.zeros(n_paths)
         self.breaches = np.zeros(n_paths, dtype=np.int64)
@@ -214,7 +81,6 @@ class RiskManager:
         self.scales = dict.fromkeys(GREEKS, 1.0)
         self.pending: list[float] = []
         self.released: list[float] = []
-        self._booked = False
         self._market: MarketEvent | None = None
         self._running: dict[str, np.ndarray] = {}
         self._orders: list[Order] = []
@@ -239,18 +105,21 @@ class RiskManager:
         self._market = market
         for ann in events[:-1]:
             self._on_announcement(ann)
-        if not self._booked:
-            self._put_on_book(market)
+        if not self.keeper.booked:
+            self.keeper.open(market)
         self.portfolio.roll_to(market)
         vega_pnl = self.attribution.line_vega_pnl(self.portfolio, market)
-        self._roll_delisted(market)
+        self.keeper.roll_delisted(market)
         self.portfolio.prune()
-        self._client_flow(market)
+        self.keeper.client_flow(market)
         g = self.portfolio.greeks(market)
         self._wealth = self.portfolio.wealth(market, g)
-        self.attribution.at_quote(self.portfolio, market, self._wealth, vega_pnl)
+        parts = self.attribution.at_quote(self.portfolio, market, self._wealth, vega_pnl)
+        alert = None
+        if parts is not None and self.monitor is not None:
+            alert = self.monitor.update(parts, market.step, market.time)
         self._running = {"delta": g.delta, "gamma": g.gamma, "vega": g.vega, "theta": g.theta}
-        self._notices = self._update_budget(market)
+        self._notices = self._update_budget(market) + ((alert,) if alert is not None else ())
         cfg = self.config
         self._ds, dv = stress_moves(
             market.spot,
@@ -388,8 +257,8 @@ class RiskManager:
             events: The market's last events, the :class:`MarketEvent` last.
         """
         market = events[-1]
-        if not self._booked:
-            self._put_on_book(market)
+        if not self.keeper.booked:
+            self.keeper.open(market)
         p = self.portfolio
         p.roll_to(market)
         vega_pnl = self.attribution.line_vega_pnl(p, market)
@@ -453,6 +322,10 @@ class RiskManager:
         scales, reason = policy_scales(
             self.config.policy, market.time, self.pending, self.released, self.year_days
         )
+        mon = self.monitor
+        if mon is not None and mon.active and mon.config.action == "tighten":
+            scales = {g: s * mon.config.tighten_scale for g, s in scales.items()}
+            reason = "model_alert"
         if scales == self.scales and market.step > 0:
             return ()
         self.scales = scales
@@ -466,79 +339,6 @@ class RiskManager:
         )
         return (update,)
 
-    def _roll_delisted(self, market: MarketEvent) -> None:
-        """Close positions in series their instrument no longer lists (a roll).
-
-        When a hedge instrument lists a new series, positions in the old one
-        are closed at its surface mid plus the instrument's costs; where the
-        exchange re-struck the current series on some paths (the spot moved
-        away), those paths' positions are closed the same way and the line
-        takes the new strike there. The agents then hedge with what is listed.
-        This keeps hedge options near the money and away from expiry, where
-        an option's gamma vanishes or blows up, as a desk's rolls do.
-        """
-        listed = {q.instrument: q for q in market.quotes}
-        lines = self.portfolio.lines
-        for key, ln in list(lines.items()):
-            current = listed.get(ln.instrument)
-            if current is None or ln.instrument in self.no_roll:
-                continue
-            if current.contract == key:
-                moved = ln.strike != current.strike
-                if not moved.any():
-                    continue
-                qty = np.where(moved, -ln.qty, 0.0)
-            else:
-                moved, qty = None, -ln.qty
-            quote = self.portfolio.quote_line(key, market)
-            order = Order(market.step, "roll", ln.instrument, qty)
-            fill = fill_order(order, quote, self.costs.get(ln.instrument, CostModel()), "roll")
-            self.portfolio.apply_fill(fill, quote)
-            if moved is not None and key in lines:
-                lines[key].strike = current.strike.copy()
-
-    def _client_flow(self, market: MarketEvent) -> None:
-        """Put this day's client trades on the book (at mid), if one starts now."""
-        if self.flow is None:
-            return
-        flow, rng, per_day = self.flow
-        if market.step == 0 or market.step % per_day:
-            return
-        count = rng.poisson(flow.rate_per_day)
-        if flow.side == "random":
-            units = 2 * rng.binomial(count, 0.5) - count
-        else:
-            units = count if flow.side == "long" else -count
-        qty = flow.qty * units.astype(np.float64)
-        self._add_option(
-            f"flow@{market.step}", market, flow.is_call, flow.moneyness, flow.expiry_days, qty
-        )
-
-    def _add_option(
-        self,
-        contract: str,
-        market: MarketEvent,
-        is_call: bool,
-        moneyness: float,
-        expiry_days: float,
-        qty: np.ndarray,
-    ) -> None:
-        strike = moneyness * market.spot
-        expiry = market.time + expiry_days / self.year_days
-        iv = implied_vol(market.surface, market.spot, strike, market.time, expiry)
-        price = bsm_price(
-            market.spot, strike, expiry - market.time, iv, market.rate, market.div, is_call
-        )
-        line = OptionLine("book", contract, is_call, expiry, strike, qty)
-        self.portfolio.add_option(line, price)
-
-    def _put_on_book(self, market: MarketEvent) -> None:
-        n = market.n_paths
-        for i, pos in enumerate(self.book):
-            qty = np.full(n, pos.qty)
-            self._add_option(f"book#{i}", market, pos.is_call, pos.moneyness, pos.expiry_days, qty)
-        self._booked = True
-
     # ---------------------------------------------------------------- state
     def snapshot(self) -> dict[str, Any]:
         """State to restore later (between steps)."""
@@ -549,11 +349,11 @@ class RiskManager:
             "scales": dict(self.scales),
             "pending": list(self.pending),
             "released": list(self.released),
-            "booked": self._booked,
+            "keeper": self.keeper.snapshot(),
             "fills": {k: list(v) for k, v in self._fills.items()},
             "attribution": self.attribution.snapshot(),
             "series": list(self.series),
-            "flow_rng": None if self.flow is None else self.flow[1].snapshot(),
+            "monitor": None if self.monitor is None else self.monitor.snapshot(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -564,9 +364,9 @@ class RiskManager:
         self.scales = dict(state["scales"])
         self.pending = list(state["pending"])
         self.released = list(state["released"])
-        self._booked = bool(state["booked"])
+        self.keeper.restore(state["keeper"])
         self._fills = {k: list(v) for k, v in state["fills"].items()}
         self.attribution.restore(state["attribution"])
         self.series = list(state["series"])
-        if self.flow is not None:
-            self.flow[1].restore(state["flow_rng"])
+        if self.monitor is not None:
+            self.monitor.restore(state["monitor"])

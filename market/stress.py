@@ -347,7 +347,7 @@ def write_stress_table(name: str, path: str | os.PathLike[str]) -> Path:
             with open(tmp, "w", encoding="utf-8", newline="") as fh:
                 fh.write("date,spot,atm_vol\n")
                 for d, s, v in zip(data.dates, data.spot, data.atm_vol, strict=True):
-                    fh.write(f"{d},{s!r},{v!r}\n")
+                    fh.write(f"{d},{float(s)!r},{float(v)!r}\n")
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, dest)

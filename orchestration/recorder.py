@@ -157,6 +157,8 @@ class RecordWriter:
         path: Destination file (its folder must exist).
         scenario: The scenario whose run is recorded (stored in the header).
         meta: Extra JSON-able facts for the header.
+        header: A complete header map to write instead (e.g. another log's
+            :attr:`RecordReader.header`, to copy or filter a log).
 
     Raises:
         RecordError: The destination folder does not exist or ``path`` is a folder.
@@ -167,6 +169,7 @@ class RecordWriter:
         path: str | os.PathLike[str],
         scenario: Any = None,
         meta: dict[str, Any] | None = None,
+        header: dict[str, Any] | None = None,
     ) -> None:
         self.path = Path(path)
         parent = self.path.parent
@@ -174,7 +177,7 @@ class RecordWriter:
             raise RecordError(f"cannot write {str(self.path)!r}: folder {str(parent)!r} is missing")
         if self.path.is_dir():
             raise RecordError(f"cannot write {str(self.path)!r}: it is a folder")
-        self.header = make_header(scenario, meta)
+        self.header = make_header(scenario, meta) if header is None else dict(header)
         self.steps = 0
         self.events = 0
         self.counts: dict[str, int] = {}
