@@ -151,12 +151,39 @@ class ReplayConfig(BaseModel):
         return self
 
 
+class RegimeConfig(BaseModel):
+    """A two-state Markov world: calm and stressed (``kind = "regime"``).
+
+    Each path is in one regime; at every step it switches with the per-day
+    probability of its regime (scaled to the step length). The ATM implied
+    vol is the regime's level (the surface's skew and term slopes apply on
+    top), the spot diffuses at ``realized_vol_ratio`` times it, and the
+    stressed regime may carry its own drift.
+
+    Attributes:
+        calm_vol: ATM vol in the calm regime, decimal.
+        stressed_vol: ATM vol in the stressed regime, decimal.
+        p_calm_to_stressed: Probability per day of leaving the calm regime.
+        p_stressed_to_calm: Probability per day of leaving the stressed regime.
+        stressed_drift: Spot drift per year while stressed (None = the calm drift).
+        start_stressed: Start every path in the stressed regime.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    calm_vol: float = Field(0.15, gt=0.0, le=5.0)
+    stressed_vol: float = Field(0.45, gt=0.0, le=5.0)
+    p_calm_to_stressed: float = Field(0.02, ge=0.0, le=1.0)
+    p_stressed_to_calm: float = Field(0.10, ge=0.0, le=1.0)
+    stressed_drift: float | None = None
+    start_stressed: bool = False
+
+
 class MarketConfig(BaseModel):
     """The world (path model and its parameters), rates and listed instruments.
 
     Attributes:
-        kind: The world's path model: ``"gbm"``, ``"macro_gap"`` or
-            ``"replay"`` (recorded data from ``replay``).
+        kind: The world's path model: ``"gbm"``, ``"macro_gap"``, ``"regime"``
+            (calm/stressed Markov switching) or ``"replay"`` (recorded data).
         spot: Initial spot, currency (> 0).
         drift: Expected spot return per year, continuous; ``None`` = the
             risk-free rate (risk-neutral paths).
@@ -164,6 +191,7 @@ class MarketConfig(BaseModel):
         surface: Initial implied-vol surface and its dynamics.
         gap: The scheduled announcement (used by ``macro_gap``).
         replay: The recorded market data (used by ``replay``, required there).
+        regime: The calm/stressed Markov switching (used by ``regime``).
         rate: Risk-free rate, continuous per year.
         div: Dividend yield, continuous per year.
         instruments: Listed hedge instruments; the underlying is always listed.
@@ -171,13 +199,14 @@ class MarketConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["gbm", "macro_gap", "replay"] = "gbm"
+    kind: Literal["gbm", "macro_gap", "replay", "regime"] = "gbm"
     spot: float = Field(100.0, gt=0.0)
     drift: float | None = None
     realized_vol_ratio: float = Field(1.0, ge=0.0, le=10.0)
     surface: SurfaceConfig = SurfaceConfig()
     gap: GapConfig = GapConfig()
     replay: ReplayConfig | None = None
+    regime: RegimeConfig = RegimeConfig()
     rate: float = Field(0.0, ge=-0.2, le=1.0)
     div: float = Field(0.0, ge=-0.2, le=1.0)
     instruments: tuple[InstrumentSpec, ...] = (

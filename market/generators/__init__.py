@@ -12,6 +12,7 @@ from market._rng import BlockRNG
 from market.config import MarketConfig
 from market.generators.gbm import GBMGenerator, Release, Scheduled
 from market.generators.macro_gap import MacroGapGenerator
+from market.generators.regime import RegimeGenerator
 from market.replay import ReplayGenerator
 
 #: World model name (``market.kind``) to its generator class.
@@ -19,6 +20,7 @@ GENERATORS: dict[str, type[GBMGenerator]] = {
     "gbm": GBMGenerator,
     "macro_gap": MacroGapGenerator,
     "replay": ReplayGenerator,
+    "regime": RegimeGenerator,
 }
 
 
@@ -40,6 +42,7 @@ __all__ = [
     "GENERATORS",
     "GBMGenerator",
     "MacroGapGenerator",
+    "RegimeGenerator",
     "Release",
     "Scheduled",
     "make_generator",
