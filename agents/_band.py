@@ -8,6 +8,7 @@ import numpy as np
 from pydantic import Field
 
 from agents.base import Agent, AgentConfig
+from agents.models import BSMModel, PricingModel
 from market.events import MarketEvent, Order, RiskSnapshot
 
 #: Instrument greeks below this (per unit) are treated as zero: no trade.
@@ -21,10 +22,15 @@ class BandConfig(AgentConfig):
         instrument: Listing name of the instrument it trades.
         target: Where to bring the greek when it leaves its band, as a fraction
             of the band (0 = back to zero, 1 = just inside the band edge).
+        model: The pricing model its greeks come from (the book's, in its
+            view, and its instrument's): ``{"kind": "bsm"}`` (default),
+            ``"heston"`` or ``"merton"`` with the hedger's parameters
+            (:mod:`agents.models`).
     """
 
     instrument: str = "underlying"
     target: float = Field(0.0, ge=0.0, le=1.0)
+    model: PricingModel = BSMModel()
 
 
 def band_trade(
@@ -63,8 +69,9 @@ class BandHedger(Agent):
         """Trade the configured instrument by the greek outside the band."""
         greek = self.greek
         assert greek is not None
-        q = event.quote(self.config.instrument)
-        qty = band_trade(
-            getattr(view, greek), view.bands[greek], getattr(q, greek), self.config.target
-        )
+        inst = self.config.instrument
+        per_unit = view.hedge_greeks.get(inst, {}).get(greek)
+        if per_unit is None:
+            per_unit = getattr(event.quote(inst), greek)
+        qty = band_trade(getattr(view, greek), view.bands[greek], per_unit, self.config.target)
         return [self.order(self.config.instrument, qty)]

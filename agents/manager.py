@@ -26,6 +26,7 @@ from agents.attribution import PnLAttribution
 from agents.base import AgentTurn
 from agents.book import BookFlow, BookKeeper, BookPosition
 from agents.manager_config import ConfigResult, ManagerConfig
+from agents.models import MODEL_GREEKS, BSMModel, PricingModel, model_greeks
 from agents.monitor import ModelMonitor
 from agents.portfolio import Portfolio
 from market._rng import BlockRNG
@@ -53,6 +54,8 @@ class RiskManager:
         no_roll: Instruments whose old series are held to expiry, not rolled.
         flow: Client trades arriving in the book, with their random draws
             (``(flow, rng, steps_per_day)``), or None.
+        models: Agent name to the pricing model it hedges with (default BSM
+            at the quoted vols): its view's greeks come from that model.
     """
 
     def __init__(
@@ -65,12 +68,16 @@ class RiskManager:
         costs: dict[str, CostModel] | None = None,
         no_roll: frozenset[str] = frozenset(),
         flow: tuple[BookFlow, BlockRNG, int] | None = None,
+        models: dict[str, PricingModel] | None = None,
     ) -> None:
         self.config = config
         self.costs = dict(costs or {})
         self.cascade = list(cascade)
         self.year_days = year_days
         self.portfolio = Portfolio(n_paths)
+        self.models = {a: m for a, m in (models or {}).items() if not isinstance(m, BSMModel)}
+        self._by_model: dict[str, dict[str, np.ndarray]] = {}
+        self._hedge_by_model: dict[str, dict[str, dict[str, np.ndarray]]] = {}
         self.keeper = BookKeeper(self.portfolio, book, year_days, self.costs, no_roll, flow)
         self.attribution = PnLAttribution(n_paths)
         self.monitor = ModelMonitor(config.monitor) if config.monitor is not None else None
@@ -119,6 +126,7 @@ class RiskManager:
         if parts is not None and self.monitor is not None:
             alert = self.monitor.update(parts, market.step, market.time)
         self._running = {"delta": g.delta, "gamma": g.gamma, "vega": g.vega, "theta": g.theta}
+        self._model_greeks(market)
         self._notices = self._update_budget(market) + ((alert,) if alert is not None else ())
         cfg = self.config
         self._ds, dv = stress_moves(
@@ -176,8 +184,12 @@ class RiskManager:
             if reject.any():
                 self.rejected += reject & (qty != 0.0)
                 qty = np.where(reject, 0.0, qty)
-            for g in ("delta", "gamma", "vega", "theta"):
+            for g in MODEL_GREEKS:
                 self._running[g] = self._running[g] + qty * getattr(q, g)
+            for key, running in self._by_model.items():
+                unit = self._hedge_by_model[key][o.instrument]
+                for g in MODEL_GREEKS:
+                    running[g] = running[g] + qty * unit[g]
             self._orders.append(Order(o.step, agent, o.instrument, qty))
         return self._turn()
 
@@ -293,10 +305,43 @@ class RiskManager:
             greeks["delta"], greeks["gamma"], greeks["vega"], self._ds, self.config.stress_vol
         )
 
+    def _model_greeks(self, market: MarketEvent) -> None:
+        """Book and listed-instrument greeks under each agent model in use."""
+        self._by_model, self._hedge_by_model = {}, {}
+        for model in self.models.values():
+            key = model.model_dump_json()
+            if key in self._by_model:
+                continue
+            book = {g: np.zeros(market.n_paths) for g in MODEL_GREEKS}
+            book["delta"] = self.portfolio.stock.copy()
+            for ln in self.portfolio.lines.values():
+                unit = model_greeks(model, market, ln.strike, ln.expiry, ln.is_call)
+                for g in MODEL_GREEKS:
+                    book[g] = book[g] + ln.qty * unit[g]
+            hedge = {}
+            for q in market.quotes:
+                if q.kind == "underlying":
+                    zero = np.zeros(market.n_paths)
+                    hedge[q.instrument] = {
+                        "delta": np.ones(market.n_paths),
+                        "gamma": zero,
+                        "vega": zero,
+                        "theta": zero,
+                    }
+                else:
+                    hedge[q.instrument] = model_greeks(model, market, q.strike, q.expiry, q.is_call)
+            self._by_model[key], self._hedge_by_model[key] = book, hedge
+
     def _turn(self) -> AgentTurn:
         market = self._market
         assert market is not None
-        r = self._running
+        r, model, hedge = self._running, "bsm", {}
+        nxt = (
+            self.cascade[len(self._submitted)] if len(self._submitted) < len(self.cascade) else None
+        )
+        if nxt in self.models:
+            key = self.models[nxt].model_dump_json()
+            r, model, hedge = self._by_model[key], self.models[nxt].kind, self._hedge_by_model[key]
         view = RiskSnapshot(
             step=market.step,
             sender="manager",
@@ -308,6 +353,8 @@ class RiskManager:
             stressed_loss=self._loss(r),
             bands=self._bands,
             positions=self.portfolio.positions(),
+            model=model,
+            hedge_greeks=hedge,
         )
         return AgentTurn(self._notices, view, self._turn_fills)
 

@@ -178,12 +178,49 @@ class RegimeConfig(BaseModel):
     start_stressed: bool = False
 
 
+class HestonWorld(BaseModel):
+    """Heston dynamics of the world (``kind = "heston"``); quotes are Heston prices.
+
+    Attributes:
+        v0: Initial instantaneous variance, decimal² (0.04 = 20% vol).
+        kappa: Mean-reversion speed of the variance, per year.
+        theta_var: Long-run variance, decimal².
+        xi: Volatility of variance (vol of vol), per sqrt(year).
+        rho: Correlation of spot and variance shocks, in [-1, 1].
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    v0: float = Field(0.04, ge=0.0)
+    kappa: float = Field(2.0, gt=0.0)
+    theta_var: float = Field(0.04, ge=0.0)
+    xi: float = Field(0.5, ge=0.0)
+    rho: float = Field(-0.7, ge=-1.0, le=1.0)
+
+
+class MertonWorld(BaseModel):
+    """Merton jump-diffusion world (``kind = "merton"``); quotes are Merton prices.
+
+    Attributes:
+        vol: Diffusion vol, decimal.
+        lam: Jump intensity, jumps per year (>= 0).
+        jump_mean: Mean of the log jump size.
+        jump_std: Std of the log jump size (>= 0).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    vol: float = Field(0.15, gt=0.0, le=5.0)
+    lam: float = Field(1.0, ge=0.0)
+    jump_mean: float = -0.05
+    jump_std: float = Field(0.08, ge=0.0)
+
+
 class MarketConfig(BaseModel):
     """The world (path model and its parameters), rates and listed instruments.
 
     Attributes:
         kind: The world's path model: ``"gbm"``, ``"macro_gap"``, ``"regime"``
-            (calm/stressed Markov switching) or ``"replay"`` (recorded data).
+            (calm/stressed Markov switching), ``"heston"`` (stochastic
+            variance), ``"merton"`` (jumps) or ``"replay"`` (recorded data).
         spot: Initial spot, currency (> 0).
         drift: Expected spot return per year, continuous; ``None`` = the
             risk-free rate (risk-neutral paths).
@@ -192,6 +229,8 @@ class MarketConfig(BaseModel):
         gap: The scheduled announcement (used by ``macro_gap``).
         replay: The recorded market data (used by ``replay``, required there).
         regime: The calm/stressed Markov switching (used by ``regime``).
+        heston: Heston parameters (used by ``heston``).
+        merton: Jump-diffusion parameters (used by ``merton``).
         rate: Risk-free rate, continuous per year.
         div: Dividend yield, continuous per year.
         instruments: Listed hedge instruments; the underlying is always listed.
@@ -199,7 +238,7 @@ class MarketConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["gbm", "macro_gap", "replay", "regime"] = "gbm"
+    kind: Literal["gbm", "macro_gap", "replay", "regime", "heston", "merton"] = "gbm"
     spot: float = Field(100.0, gt=0.0)
     drift: float | None = None
     realized_vol_ratio: float = Field(1.0, ge=0.0, le=10.0)
@@ -207,6 +246,8 @@ class MarketConfig(BaseModel):
     gap: GapConfig = GapConfig()
     replay: ReplayConfig | None = None
     regime: RegimeConfig = RegimeConfig()
+    heston: HestonWorld = HestonWorld()
+    merton: MertonWorld = MertonWorld()
     rate: float = Field(0.0, ge=-0.2, le=1.0)
     div: float = Field(0.0, ge=-0.2, le=1.0)
     instruments: tuple[InstrumentSpec, ...] = (

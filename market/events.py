@@ -171,6 +171,10 @@ class RiskSnapshot:
             absolute value the book may keep, per path, same units as the greek.
         positions: Instrument listing name to the book's position in the
             currently listed contract of that name, shape ``[n]``.
+        model: The pricing model the greeks come from (the agent's:
+            ``"bsm"``, ``"heston"``, ``"merton"``).
+        hedge_greeks: Listed instrument to its greeks per unit under that
+            model (``delta``, ``gamma``, ``vega``, ``theta``, ``[n]`` each).
     """
 
     hook: ClassVar[str] = "on_risk"
@@ -184,6 +188,8 @@ class RiskSnapshot:
     stressed_loss: Array
     bands: dict[str, Array]
     positions: dict[str, Array]
+    model: str = "bsm"
+    hedge_greeks: dict[str, dict[str, Array]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

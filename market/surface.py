@@ -25,7 +25,7 @@ how listed vol is bid into a known announcement.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +47,12 @@ class SurfaceState:
         event_var: Event premium in total variance (decimal² · years), shape ``[n]``.
         event_time: Scheduled release time of the pending announcement, years;
             ``inf`` when none is pending.
+        law: ``"parametric"`` (the formula above) or a model whose prices the
+            quotes are (``"heston"``, ``"merton"``): the implied vol of a
+            contract is then the Black-Scholes vol of the model's price.
+        law_params: The model's parameters (and ``rate``, ``div``), by name.
+        variance: Per-path model state: Heston's instantaneous variance, or
+            Merton's diffusion variance (decimal² per year), shape ``[n]``.
     """
 
     atm: np.ndarray
@@ -54,6 +60,9 @@ class SurfaceState:
     term: np.ndarray
     event_var: np.ndarray
     event_time: float
+    law: str = "parametric"
+    law_params: dict[str, float] = field(default_factory=dict)
+    variance: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 class SurfaceConfig(BaseModel):
@@ -101,6 +110,8 @@ def implied_vol(
         the base vol (no event term) is returned; it is not used for pricing.
     """
     tau = expiry - time
+    if state.law != "parametric" and tau > 0.0:
+        return _model_implied_vol(state, spot, strike, tau)
     k = np.log(strike / spot)
     base = np.maximum(state.atm + state.skew * k + state.term * (tau - TAU_REF), VOL_FLOOR)
     if tau <= 0.0:
@@ -108,3 +119,53 @@ def implied_vol(
     if time < state.event_time < expiry:
         return np.sqrt(base * base + state.event_var / tau)
     return base
+
+
+def _model_implied_vol(
+    state: SurfaceState, spot: np.ndarray, strike: np.ndarray, tau: float
+) -> np.ndarray:
+    """Black-Scholes implied vol of the world model's price, per path.
+
+    The out-of-the-money side (call above the forward, put below) is
+    inverted, where the price carries the most vol information. Where the
+    inversion fails (a price with no vol information left), the model's
+    instantaneous vol ``sqrt(variance)`` is used and the quote is marked by
+    nothing else: such contracts are worth ~0 either way.
+    """
+    from market.pricing import implied_vol as invert
+    from market.pricing.heston import heston_price
+    from market.pricing.merton import merton_price
+
+    p = state.law_params
+    rate, div = p.get("rate", 0.0), p.get("div", 0.0)
+    strike = np.broadcast_to(strike, spot.shape)
+    call = strike >= spot * np.exp((rate - div) * tau)
+    if state.law == "heston":
+        price = heston_price(
+            spot,
+            strike,
+            tau,
+            state.variance,
+            p["kappa"],
+            p["theta_var"],
+            p["xi"],
+            p["rho"],
+            rate,
+            div,
+            call,
+        )
+    else:
+        price = merton_price(
+            spot,
+            strike,
+            tau,
+            np.sqrt(state.variance),
+            p["lam"],
+            p["jump_mean"],
+            p["jump_std"],
+            rate,
+            div,
+            call,
+        )
+    res = invert(price, spot, strike, tau, rate, div, call)
+    return np.where(res.ok, res.vol, np.sqrt(np.maximum(state.variance, VOL_FLOOR**2)))

@@ -152,6 +152,7 @@ def build_components(
             costs,
             no_roll,
             flow,
+            {n: a.config.model for n, a in built.items() if hasattr(a.config, "model")},
         )
         agents[cname] = [(n, built[n]) for n in order]
     return Components(market, managers, agents)

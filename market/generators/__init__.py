@@ -12,6 +12,7 @@ from market._rng import BlockRNG
 from market.config import MarketConfig
 from market.generators.gbm import GBMGenerator, Release, Scheduled
 from market.generators.macro_gap import MacroGapGenerator
+from market.generators.models import HestonGenerator, MertonGenerator
 from market.generators.regime import RegimeGenerator
 from market.replay import ReplayGenerator
 
@@ -21,6 +22,8 @@ GENERATORS: dict[str, type[GBMGenerator]] = {
     "macro_gap": MacroGapGenerator,
     "replay": ReplayGenerator,
     "regime": RegimeGenerator,
+    "heston": HestonGenerator,
+    "merton": MertonGenerator,
 }
 
 
@@ -41,7 +44,9 @@ def make_generator(config: MarketConfig, rng: BlockRNG, year_days: float) -> GBM
 __all__ = [
     "GENERATORS",
     "GBMGenerator",
+    "HestonGenerator",
     "MacroGapGenerator",
+    "MertonGenerator",
     "RegimeGenerator",
     "Release",
     "Scheduled",

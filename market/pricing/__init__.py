@@ -15,9 +15,15 @@ from market.pricing.bsm import (
     bsm_theta,
     bsm_vega,
 )
+from market.pricing.heston import HestonGreeks, feller_ok, heston_greeks, heston_price
+from market.pricing.implied_vol import ImpliedVolResult, implied_vol
+from market.pricing.merton import MertonGreeks, merton_greeks, merton_price
 
 __all__ = [
     "BSMGreeks",
+    "HestonGreeks",
+    "ImpliedVolResult",
+    "MertonGreeks",
     "bsm_delta",
     "bsm_gamma",
     "bsm_greeks",
@@ -25,4 +31,10 @@ __all__ = [
     "bsm_rho",
     "bsm_theta",
     "bsm_vega",
+    "feller_ok",
+    "heston_greeks",
+    "heston_price",
+    "implied_vol",
+    "merton_greeks",
+    "merton_price",
 ]

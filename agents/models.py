@@ -1,0 +1,106 @@
+"""The pricing model a hedger hedges with, chosen in its config, independent of the world.
+
+* ``bsm``: Black-Scholes-Merton at each contract's quoted implied vol (the
+  market's own greeks).
+* ``heston``: Heston greeks with the hedger's parameters; the initial
+  variance is the world's (when the world is Heston) or the square of the
+  quoted ATM vol.
+* ``merton``: Merton jump-diffusion greeks with the hedger's jump
+  parameters; the diffusion vol is the world's (when the world is Merton) or
+  what is left of the quoted ATM variance after the jumps' share.
+
+:func:`model_greeks` returns delta (per unit spot), gamma (per unit²), vega
+(per 1.00 of vol: BSM's implied vol, Heston's equivalent ``sqrt(v0)``,
+Merton's diffusion vol) and theta (per year) per path.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from market.events import MarketEvent
+from market.pricing import bsm_greeks
+from market.surface import implied_vol
+
+
+class BSMModel(BaseModel):
+    """Black-Scholes-Merton at the quoted implied vol."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["bsm"] = "bsm"
+
+
+class HestonModel(BaseModel):
+    """Heston with the hedger's parameters (see :mod:`market.pricing.heston`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["heston"] = "heston"
+    kappa: float = Field(2.0, gt=0.0)
+    theta_var: float = Field(0.04, ge=0.0)
+    xi: float = Field(0.5, ge=0.0)
+    rho: float = Field(-0.7, ge=-1.0, le=1.0)
+
+
+class MertonModel(BaseModel):
+    """Merton jump-diffusion with the hedger's jump parameters."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["merton"] = "merton"
+    lam: float = Field(1.0, ge=0.0)
+    jump_mean: float = -0.05
+    jump_std: float = Field(0.08, ge=0.0)
+
+
+PricingModel = Annotated[BSMModel | HestonModel | MertonModel, Field(discriminator="kind")]
+
+#: Greeks a model provides, per path.
+MODEL_GREEKS = ("delta", "gamma", "vega", "theta")
+
+
+def model_greeks(
+    model: BSMModel | HestonModel | MertonModel,
+    event: MarketEvent,
+    strike: np.ndarray,
+    expiry: float,
+    is_call: bool,
+) -> dict[str, np.ndarray]:
+    """Greeks per unit of one option contract under a hedger's model.
+
+    Args:
+        model: The hedger's model.
+        event: The market event (spot, surface, rates).
+        strike: Strike per path, currency, ``[n]``.
+        expiry: Expiry, years since the start.
+        is_call: Call or put.
+
+    Returns:
+        ``delta``, ``gamma``, ``vega``, ``theta`` per path.
+    """
+    s, tau, r, q = event.spot, expiry - event.time, event.rate, event.div
+    surf = event.surface
+    if isinstance(model, BSMModel):
+        iv = implied_vol(surf, s, strike, event.time, expiry)
+        g = bsm_greeks(s, strike, tau, iv, r, q, is_call)
+        return {"delta": g.delta, "gamma": g.gamma, "vega": g.vega, "theta": g.theta}
+    if isinstance(model, HestonModel):
+        from market.pricing.heston import heston_greeks
+
+        v0 = surf.variance if surf.law == "heston" else surf.atm**2
+        h = heston_greeks(
+            s, strike, tau, v0, model.kappa, model.theta_var, model.xi, model.rho, r, q, is_call
+        )
+        return {"delta": h.delta, "gamma": h.gamma, "vega": h.vega, "theta": h.theta}
+    from market.pricing.merton import merton_greeks
+
+    if surf.law == "merton":
+        vol = np.sqrt(surf.variance)
+    else:
+        jump_var = model.lam * (model.jump_mean**2 + model.jump_std**2)
+        vol = np.sqrt(np.maximum(surf.atm**2 - jump_var, 1e-4))
+    m = merton_greeks(
+        s, strike, tau, vol, model.lam, model.jump_mean, model.jump_std, r, q, is_call
+    )
+    return {"delta": m.delta, "gamma": m.gamma, "vega": m.vega, "theta": m.theta}
