@@ -25,6 +25,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 GREEKS = ("delta", "gamma", "vega")
+#: Floor on the ATM vol of the stress move (a path whose variance touched
+#: zero still gets a non-degenerate stress grid and finite bands).
+MIN_STRESS_VOL = 0.01
 
 
 class StaticAllocation(BaseModel):
@@ -103,7 +106,7 @@ def stress_moves(
     Returns:
         ``(dS [n] in currency, dv in decimal vol)``.
     """
-    return sigmas * atm * spot * np.sqrt(horizon), vol_move
+    return sigmas * np.maximum(atm, MIN_STRESS_VOL) * spot * np.sqrt(horizon), vol_move
 
 
 def stressed_loss(
