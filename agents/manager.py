@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from pydantic import TypeAdapter
 
 from agents.allocation import GREEKS, bands, policy_scales, stress_moves, stressed_loss
 from agents.attribution import PnLAttribution
@@ -39,6 +40,8 @@ from market.events import (
     RiskSnapshot,
 )
 from market.execution import CostModel, fill_order
+
+_MODEL: TypeAdapter[PricingModel] = TypeAdapter(PricingModel)
 
 
 class RiskManager:
@@ -75,7 +78,9 @@ class RiskManager:
         self.cascade = list(cascade)
         self.year_days = year_days
         self.portfolio = Portfolio(n_paths)
-        self.models = {a: m for a, m in (models or {}).items() if not isinstance(m, BSMModel)}
+        self.models: dict[str, PricingModel] = {
+            a: m for a, m in (models or {}).items() if not isinstance(m, BSMModel)
+        }
         self._by_model: dict[str, dict[str, np.ndarray]] = {}
         self._hedge_by_model: dict[str, dict[str, dict[str, np.ndarray]]] = {}
         self.keeper = BookKeeper(self.portfolio, book, year_days, self.costs, no_roll, flow)
@@ -125,6 +130,9 @@ class RiskManager:
         alert = None
         if parts is not None and self.monitor is not None:
             alert = self.monitor.update(parts, market.step, market.time)
+            switch = self.monitor.config.switch_model
+            if alert is not None and switch is not None:
+                self.models = {a: switch for a in self.cascade}
         self._running = {"delta": g.delta, "gamma": g.gamma, "vega": g.vega, "theta": g.theta}
         self._model_greeks(market)
         self._notices = self._update_budget(market) + ((alert,) if alert is not None else ())
@@ -401,6 +409,7 @@ class RiskManager:
             "attribution": self.attribution.snapshot(),
             "series": list(self.series),
             "monitor": None if self.monitor is None else self.monitor.snapshot(),
+            "models": {a: m.model_dump() for a, m in self.models.items()},
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -417,3 +426,4 @@ class RiskManager:
         self.series = list(state["series"])
         if self.monitor is not None:
             self.monitor.restore(state["monitor"])
+        self.models = {a: _MODEL.validate_python(m) for a, m in state["models"].items()}

@@ -11,9 +11,10 @@ monitor keeps the last ``window`` steps and computes::
 and raises a :class:`~market.events.ModelAlert` when the ratio crosses
 ``threshold`` (once, until it falls back below ``threshold * rearm``). The
 manager reacts as configured: ``tighten`` scales every greek's band by
-``tighten_scale`` while the alert is on (less model risk kept on the book),
-and the alert reaches the agents' ``on_alert`` hooks (an agent may switch
-its pricing model).
+``tighten_scale`` while the alert is on (less model risk kept on the book);
+``switch_model`` moves every agent's view (book and hedge greeks) to another
+pricing model from the first alert on; and the alert reaches the agents'
+``on_alert`` hooks.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.models import PricingModel
 from market.events import ModelAlert
 
 
@@ -36,6 +38,9 @@ class MonitorConfig(BaseModel):
         rearm: The alert clears when the ratio falls below ``threshold * rearm``.
         action: ``"none"`` (alert only) or ``"tighten"`` (tighten every band).
         tighten_scale: Band scale while the alert is on (``action="tighten"``).
+        switch_model: On the first alert, every agent's view switches to this
+            pricing model (e.g. ``{"kind": "merton", ...}`` when a BSM book
+            meets jumps); None keeps the agents' own models.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -44,6 +49,7 @@ class MonitorConfig(BaseModel):
     rearm: float = Field(0.8, gt=0.0, le=1.0)
     action: Literal["none", "tighten"] = "none"
     tighten_scale: float = Field(0.5, gt=0.0, le=1.0)
+    switch_model: PricingModel | None = None
 
 
 class ModelMonitor:

@@ -42,6 +42,21 @@ def test_gap_world_triggers_the_alert_and_bsm_world_does_not() -> None:
     alerts, mgr = _alerts(gap, "delta")
     assert alerts and alerts[0].step == round(3.0 * gap.steps_per_day)
     assert mgr.scales["gamma"] < 1.0 or not mgr.monitor.active
-    bsm = apply_overrides(bsm_world_scenario(n_paths=500), [f"configs.delta.manager.monitor={monitor}"])
+    bsm = apply_overrides(
+        bsm_world_scenario(n_paths=500), [f"configs.delta.manager.monitor={monitor}"]
+    )
     alerts, _ = _alerts(bsm, "delta")
     assert alerts == []
+
+
+def test_alert_can_switch_every_agents_model() -> None:
+    monitor = (
+        '{"window": 4, "threshold": 0.3, '
+        '"switch_model": {"kind": "merton", "lam": 1.0, "jump_mean": -0.05, "jump_std": 0.05}}'
+    )
+    gap = apply_overrides(
+        small_gap_scenario(n_paths=300, days=6.0),
+        [f"configs.delta.manager.monitor={monitor}", "market.gap.size_std=0.08"],
+    )
+    alerts, mgr = _alerts(gap, "delta")
+    assert alerts and {m.kind for m in mgr.models.values()} == {"merton"}
