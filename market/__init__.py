@@ -3,7 +3,15 @@
 Nothing here knows about agents or Ray.
 """
 
-from market.config import GapConfig, InstrumentSpec, MarketConfig
+from market.config import (
+    GapConfig,
+    HestonWorld,
+    InstrumentSpec,
+    MarketConfig,
+    MertonWorld,
+    RegimeConfig,
+    ReplayConfig,
+)
 from market.events import (
     Announcement,
     BudgetUpdate,
@@ -28,13 +36,17 @@ __all__ = [
     "EndOfRun",
     "Fill",
     "GapConfig",
+    "HestonWorld",
     "InstrumentQuote",
     "InstrumentSpec",
     "MarketConfig",
     "MarketEvent",
     "MarketSimulator",
+    "MertonWorld",
     "ModelAlert",
     "Order",
+    "RegimeConfig",
+    "ReplayConfig",
     "RiskSnapshot",
     "SurfaceConfig",
     "SurfaceState",

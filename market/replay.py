@@ -565,7 +565,8 @@ class LogReplayMarket:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         from orchestration.recorder import RecordReader
 
-        self.path = Path(path)
+        # Absolute: an actor may not share the driver's working directory.
+        self.path = Path(path).absolute()
         with RecordReader(self.path) as reader:
             self.header: dict[str, Any] = reader.header
             n_steps = reader.header.get("n_steps")

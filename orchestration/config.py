@@ -186,6 +186,10 @@ class Scenario(BaseModel):
                     )
         if self.n_steps < 1:
             raise ValueError("days * steps_per_day must be at least 1 step")
+        if self.market.kind == "replay":
+            from market.replay import check_horizon
+
+            check_horizon(self.market, self.n_steps / self.steps_per_day)
         return self
 
     @property

@@ -43,7 +43,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import msgpack
 
@@ -150,7 +150,8 @@ class RecordWriter:
 
     Use it as a context manager: on a clean exit the log is finished
     (:meth:`close`); on an exception it is discarded (:meth:`abort`) and
-    nothing is left at ``path``. :meth:`write` is the ``record`` callback of
+    nothing is left at ``path``. :meth:`write` (or the writer itself: it is
+    callable) is the ``record`` callback of
     :func:`~orchestration.engine.run_protocol` and the runtimes.
 
     Args:
@@ -202,10 +203,10 @@ class RecordWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
+        if exc_type is not None:
             self.abort()
+        elif self._fh is not None:
+            self.close()
 
     def _raw(self, data: bytes) -> None:
         assert self._fh is not None
@@ -213,21 +214,29 @@ class RecordWriter:
         self._hash.update(data)
         self.bytes_written += len(data)
 
-    def _frame(self, kind: bytes, payload: bytes) -> None:
+    def _frame(self, kind: bytes, *pieces: bytes) -> None:
+        """Write one frame whose payload is the concatenation of ``pieces`` (not copied)."""
         if self._fh is None:
             raise RecordError(f"{self.path}: the log is already closed")
-        if len(payload) > MAX_FRAME_BYTES:
+        length = sum(len(p) for p in pieces)
+        if length > MAX_FRAME_BYTES:
             raise RecordError(
-                f"{self.path}: a {_KINDS[kind]} of {len(payload):,} bytes is over the "
+                f"{self.path}: a {_KINDS[kind]} of {length:,} bytes is over the "
                 f"{MAX_FRAME_BYTES:,}-byte frame limit"
             )
-        head = struct.pack("<cI", kind, len(payload))
-        crc = zlib.crc32(payload, zlib.crc32(head))
+        head = struct.pack("<cI", kind, length)
+        crc = zlib.crc32(head)
+        for p in pieces:
+            crc = zlib.crc32(p, crc)
         self._raw(head + struct.pack("<I", crc))
-        self._raw(payload)
+        for p in pieces:
+            self._raw(p)
 
     def write(self, events: tuple[Any, ...]) -> None:
         """Append one step's events (the market's ``start()`` / ``step()`` result).
+
+        The frame's payload is a msgpack array of msgpack ``bin`` values, each
+        one event as :func:`market.events.encode` gives it.
 
         Args:
             events: The step's events, in order.
@@ -236,10 +245,13 @@ class RecordWriter:
             RecordError: The log is closed, or the step is over the frame limit.
             TypeError: An event holds a value the codec cannot encode.
         """
-        encoded = [encode(e) for e in events]
-        self._frame(STEP, msgpack.packb(encoded, use_bin_type=True))
+        pieces = [_array_header(len(events))]
+        for e in events:
+            data = encode(e)
+            pieces += (_bin_header(len(data)), data)
+        self._frame(STEP, *pieces)
         self.steps += 1
-        self.events += len(encoded)
+        self.events += len(events)
         for e in events:
             name = type(e).__name__
             self.counts[name] = self.counts.get(name, 0) + 1
@@ -298,18 +310,70 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _array_len(payload: bytes) -> int | None:
-    """Length of the msgpack array a payload starts with (None: not an array)."""
+def _array_header(n: int) -> bytes:
+    """msgpack array header for ``n`` items."""
+    if n < 16:
+        return bytes((0x90 | n,))
+    if n < 1 << 16:
+        return b"\xdc" + struct.pack(">H", n)
+    return b"\xdd" + struct.pack(">I", n)
+
+
+def _bin_header(n: int) -> bytes:
+    """msgpack ``bin`` header for ``n`` bytes."""
+    if n < 1 << 8:
+        return bytes((0xC4, n))
+    if n < 1 << 16:
+        return b"\xc5" + struct.pack(">H", n)
+    return b"\xc6" + struct.pack(">I", n)
+
+
+_ARRAY = {0xDC: ">H", 0xDD: ">I"}
+_BIN = {0xC4: ">B", 0xC5: ">H", 0xC6: ">I"}
+
+
+def _array_len(payload: bytes) -> tuple[int, int] | None:
+    """Item count and header size of the msgpack array a payload starts with."""
     if not payload:
         return None
     b = payload[0]
     if 0x90 <= b <= 0x9F:
-        return b & 0x0F
-    if b == 0xDC and len(payload) >= 3:
-        return int(struct.unpack_from(">H", payload, 1)[0])
-    if b == 0xDD and len(payload) >= 5:
-        return int(struct.unpack_from(">I", payload, 1)[0])
-    return None
+        return b & 0x0F, 1
+    fmt = _ARRAY.get(b)
+    size = 1 + struct.calcsize(fmt) if fmt else 0
+    if fmt is None or len(payload) < size:
+        return None
+    return int(struct.unpack_from(fmt, payload, 1)[0]), size
+
+
+def split_step(payload: bytes) -> list[memoryview] | None:
+    """The encoded events of a step frame, as views into it (None: malformed).
+
+    The payload must be exactly a msgpack array of ``bin`` values.
+    """
+    head = _array_len(payload)
+    if head is None:
+        return None
+    n, pos = head
+    view = memoryview(payload)
+    out = []
+    end = len(payload)
+    for _ in range(n):
+        if pos >= end:
+            return None
+        fmt = _BIN.get(payload[pos])
+        if fmt is None:
+            return None
+        size = struct.calcsize(fmt)
+        if pos + 1 + size > end:
+            return None
+        length = int(struct.unpack_from(fmt, payload, pos + 1)[0])
+        pos += 1 + size
+        if pos + length > end:
+            return None
+        out.append(view[pos : pos + length])
+        pos += length
+    return out if pos == end else None
 
 
 class RecordReader:
@@ -325,9 +389,16 @@ class RecordReader:
         path: The log file.
         max_frame_bytes: Largest step frame accepted, bytes.
 
+    Attributes:
+        header: The log's header map.
+        schema_changes: Event types whose fields differ between the log's
+            schema and this gammaray's (an event of such a type fails to
+            decode, with a note saying so).
+        trailer: The trailer map, once it has been read and checked.
+
     Raises:
         RecordError: One line: not an event log, a wrong format version, a
-            truncated or corrupt header, a schema this version cannot read.
+            truncated or corrupt header.
     """
 
     def __init__(
@@ -349,6 +420,7 @@ class RecordReader:
         self.steps_read = 0
         self.events_read = 0
         self.trailer: dict[str, Any] | None = None
+        self.schema_changes: list[str] = []
         try:
             self.header = self._read_header()
         except BaseException:
@@ -409,14 +481,14 @@ class RecordReader:
         schema = header.get("schema")
         if not isinstance(schema, dict):
             raise self._err("the header has no event schema")
+        # Types whose fields changed since the log was written. A log is refused
+        # only when it holds such an event (most logs hold market events only).
         current = event_schema()
-        for name, fields in schema.items():
-            if name in current and list(fields) != current[name]:
-                raise self._err(
-                    f"event type {name} was recorded with fields {list(fields)}, this gammaray "
-                    f"has {current[name]} (recorded by gammaray "
-                    f"{header.get('gammaray_version')})"
-                )
+        self.schema_changes = sorted(
+            name
+            for name, fields in schema.items()
+            if name in current and isinstance(fields, list) and fields != current[name]
+        )
         return header
 
     def _unpack(self, payload: bytes, what: str) -> Any:
@@ -496,15 +568,23 @@ class RecordReader:
         payload = self._next_step_payload()
         if payload is None:
             return None
-        raw = self._unpack(payload, f"step {self.steps_read}")
-        if not isinstance(raw, list) or not all(isinstance(b, bytes) for b in raw):
+        raw = split_step(payload)
+        if raw is None:
             raise self._err(f"step {self.steps_read} is not a list of encoded events")
         events = []
         for i, data in enumerate(raw):
             try:
-                event = decode(data)
+                event = decode(cast(bytes, data))  # a view: msgpack reads any buffer
             except Exception as exc:
-                raise self._err(f"step {self.steps_read}, event {i}: {_one_line(exc)}") from None
+                note = ""
+                if self.schema_changes:
+                    note = (
+                        f" (the log was written by gammaray {self.header.get('gammaray_version')}"
+                        f", whose {', '.join(self.schema_changes)} had other fields)"
+                    )
+                raise self._err(
+                    f"step {self.steps_read}, event {i}: {_one_line(exc)}{note}"
+                ) from None
             if type(event).__name__ not in EVENT_TYPES or not isinstance(
                 event, EVENT_TYPES[type(event).__name__]
             ):
@@ -523,11 +603,11 @@ class RecordReader:
         payload = self._next_step_payload()
         if payload is None:
             return False
-        n = _array_len(payload)
-        if n is None:
+        head = _array_len(payload)
+        if head is None:
             raise self._err(f"step {self.steps_read} is not a list of encoded events")
         self.steps_read += 1
-        self.events_read += n
+        self.events_read += head[0]
         return True
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:

@@ -105,7 +105,9 @@ def test_numeric_time_column_and_date_window(tmp_path: Path) -> None:
     rows = [(i, s, v) for i, (s, v) in enumerate(zip(SPOTS, VOLS, strict=True))]
     data = load_table(_cfg(_csv(tmp_path / "n.csv", rows)))
     assert data.times.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
-    win = load_table(_cfg(_csv(tmp_path / "m.csv", _good_rows()), start="2020-03-03", end="2020-03-06"))
+    win = load_table(
+        _cfg(_csv(tmp_path / "m.csv", _good_rows()), start="2020-03-03", end="2020-03-06")
+    )
     assert win.labels() == DATES[1:5] and win.rows.tolist() == [2, 3, 4, 5]
     with pytest.raises(ReplayDataError, match="needs a time column of dates"):
         load_table(_cfg(tmp_path / "n.csv", start="2020-03-03"))
@@ -118,12 +120,27 @@ def test_numeric_time_column_and_date_window(tmp_path: Path) -> None:
         (lambda r: [(d, s) for d, s, _ in r], "missing column 'vix'"),
         (lambda r: [r[0], r[2], r[1], *r[3:]], "not sorted: row 3 (2020-03-03) comes after row 2"),
         (lambda r: [r[0], r[1], r[1], *r[3:]], "duplicate timestamp 2020-03-03"),
-        (lambda r: [r[0], (r[1][0], "nan", r[1][2]), *r[2:]], "'close' has a missing value (NaN) at row 2"),
-        (lambda r: [r[0], (r[1][0], "", r[1][2]), *r[2:]], "'close' has a missing value (NaN) at row 2"),
-        (lambda r: [*r[:3], (r[3][0], r[3][1], "NaN"), *r[4:]], "'vix' has a missing value (NaN) at row 4"),
-        (lambda r: [*r[:4], (r[4][0], -5.0, r[4][2]), r[5]], "'close' must be positive, got -5.0 at row 5"),
+        (
+            lambda r: [r[0], (r[1][0], "nan", r[1][2]), *r[2:]],
+            "'close' has a missing value (NaN) at row 2",
+        ),
+        (
+            lambda r: [r[0], (r[1][0], "", r[1][2]), *r[2:]],
+            "'close' has a missing value (NaN) at row 2",
+        ),
+        (
+            lambda r: [*r[:3], (r[3][0], r[3][1], "NaN"), *r[4:]],
+            "'vix' has a missing value (NaN) at row 4",
+        ),
+        (
+            lambda r: [*r[:4], (r[4][0], -5.0, r[4][2]), r[5]],
+            "'close' must be positive, got -5.0 at row 5",
+        ),
         (lambda r: [*r[:4], (r[4][0], 0.0, r[4][2]), r[5]], "'close' must be positive, got 0.0"),
-        (lambda r: [*r[:2], (r[2][0], r[2][1], 0), *r[3:]], "'vix' must be positive, got 0.0 at row 3"),
+        (
+            lambda r: [*r[:2], (r[2][0], r[2][1], 0), *r[3:]],
+            "'vix' must be positive, got 0.0 at row 3",
+        ),
         (lambda r: [*r[:2], (r[2][0], "abc", r[2][2]), *r[3:]], "'abc' is not a number"),
         (lambda r: [*r[:2], ("yesterday", *r[2][1:]), *r[3:]], "'yesterday' is neither a date"),
         (lambda r: [*r[:2], ("", *r[2][1:]), *r[3:]], "row 3: missing timestamp"),
@@ -145,7 +162,11 @@ def test_each_bad_csv_gives_its_own_one_line_error(tmp_path: Path, mutate, needl
 
 
 def test_bad_parquet_inputs(tmp_path: Path) -> None:
-    good = {"date": pa.array([dt.date.fromisoformat(d) for d in DATES]), "close": SPOTS, "vix": VOLS}
+    good = {
+        "date": pa.array([dt.date.fromisoformat(d) for d in DATES]),
+        "close": SPOTS,
+        "vix": VOLS,
+    }
     pq.write_table(pa.table({k: v for k, v in good.items() if k != "vix"}), tmp_path / "a.parquet")
     with pytest.raises(ReplayDataError, match="missing column 'vix'"):
         load_table(_cfg(tmp_path / "a.parquet"))
@@ -176,9 +197,19 @@ def test_bad_files_and_inline_tables(tmp_path: Path) -> None:
     with pytest.raises(ReplayDataError, match="line 2 has 2 cells"):
         load_table(_cfg(tmp_path / "s.csv"))
     with pytest.raises(ReplayDataError, match="different lengths"):
-        load_table(_cfg(table={"date": ("2020-01-01", "2020-01-02"), "close": (1.0,), "vix": (1.0, 2.0)}))
+        load_table(
+            _cfg(table={"date": ("2020-01-01", "2020-01-02"), "close": (1.0,), "vix": (1.0, 2.0)})
+        )
     with pytest.raises(ReplayDataError, match="infinite"):
-        load_table(_cfg(table={"date": ("2020-01-01", "2020-01-02"), "close": (1.0, math.inf), "vix": (1.0, 2.0)}))
+        load_table(
+            _cfg(
+                table={
+                    "date": ("2020-01-01", "2020-01-02"),
+                    "close": (1.0, math.inf),
+                    "vix": (1.0, 2.0),
+                }
+            )
+        )
 
 
 def test_replay_config_validates_its_data_as_a_scenario_error(tmp_path: Path) -> None:
@@ -227,7 +258,9 @@ def _market(tmp_path: Path, **replay) -> MarketConfig:
 def test_replay_is_registered_and_drives_the_simulator(tmp_path: Path) -> None:
     assert GENERATORS["replay"] is ReplayGenerator
     cfg = _market(tmp_path)
-    sim = MarketSimulator(cfg, n_steps=5, dt=1 / 365, year_days=365.0, seed=1, path_start=0, path_stop=3)
+    sim = MarketSimulator(
+        cfg, n_steps=5, dt=1 / 365, year_days=365.0, seed=1, path_start=0, path_stop=3
+    )
     events = [sim.start()] + [sim.step() for _ in range(5)]
     assert sim.done
     for k, ev in enumerate(events):

@@ -29,7 +29,9 @@ def recorded(tmp_path_factory) -> tuple[Path, Path]:
     """A macro-gap run recorded with ``run --record``: (the log, the run's summary.json)."""
     d = tmp_path_factory.mktemp("rec")
     log, out = d / "gap.grlog", d / "run"
-    rc = main(["run", "macro_gap", "--runtime", "local", "--out", str(out), "--record", str(log), *SMALL])
+    rc = main(
+        ["run", "macro_gap", "--runtime", "local", "--out", str(out), "--record", str(log), *SMALL]
+    )
     assert rc == 0 and log.exists()
     return log, out / "summary.json"
 
@@ -78,12 +80,12 @@ def test_inspect_prints_the_header_and_counts(recorded: tuple[Path, Path], capsy
 
 def test_replay_with_other_agents_runs_them_on_the_recorded_market(tmp_path: Path) -> None:
     log = tmp_path / "flash.grlog"
-    assert main(["record", "flash_2015", "--out", str(log), "--set", "days=5", "--no-progress"]) == 0
-    out = tmp_path / "r"
-    rc = main(
-        ["replay", str(log), "--agents", "macro_gap", "--runtime", "local", "--out", str(out)]
-        + ["--no-progress"]
+    assert (
+        main(["record", "flash_2015", "--out", str(log), "--set", "days=5", "--no-progress"]) == 0
     )
+    out = tmp_path / "r"
+    argv = ["replay", str(log), "--agents", "macro_gap", "--runtime", "local", "--out", str(out)]
+    rc = main([*argv, "--no-progress"])
     assert rc == 0
     s = json.loads((out / "summary.json").read_text())
     assert s["scenario"] == "flash_2015" and s["n_paths"] == 1 and s["n_steps"] == 5
@@ -100,7 +102,9 @@ def test_replay_with_other_agents_runs_them_on_the_recorded_market(tmp_path: Pat
     argv = ["run", "flash_2015", "--set", "days=5", "--runtime", "local", "--out", str(direct)]
     assert main([*argv, "--no-progress"]) == 0
     again = tmp_path / "again"
-    assert main(["replay", str(log), "--runtime", "local", "--out", str(again), "--no-progress"]) == 0
+    assert (
+        main(["replay", str(log), "--runtime", "local", "--out", str(again), "--no-progress"]) == 0
+    )
     assert _hashes(again / "summary.json") == _hashes(direct / "summary.json")
 
 
@@ -193,10 +197,16 @@ def test_a_bad_log_exits_2_with_one_line_and_writes_nothing(
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["run", "macro_gap", "--record", "{tmp}/nope/x.grlog", "--runtime", "local"], "is missing"),
+        (
+            ["run", "macro_gap", "--record", "{tmp}/nope/x.grlog", "--runtime", "local"],
+            "is missing",
+        ),
         (["record", "macro_gap", "--out", "{tmp}/nope/x.grlog"], "is missing"),
         (["record", "macro_gap", "--out", "{tmp}"], "is a folder"),
-        (["record", "flash_2015", "--out", "{tmp}/x.grlog", "--set", "days=200"], "at most 23 days"),
+        (
+            ["record", "flash_2015", "--out", "{tmp}/x.grlog", "--set", "days=200"],
+            "at most 23 days",
+        ),
         (["record", "nope.py", "--out", "{tmp}/x.grlog"], "does not exist"),
         (["replay", "{log}", "--agents", "nope.py"], "does not exist"),
     ],

@@ -52,7 +52,9 @@ SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[Healt
 
 # ------------------------------------------------------------------------------ strategies
 _shapes = hnp.array_shapes(min_dims=1, max_dims=2, min_side=0, max_side=4)
-arrays = hnp.arrays(dtype=st.sampled_from([np.dtype(d) for d in sorted(ALLOWED_DTYPES)]), shape=_shapes)
+arrays = hnp.arrays(
+    dtype=st.sampled_from([np.dtype(d) for d in sorted(ALLOWED_DTYPES)]), shape=_shapes
+)
 floats = st.floats(allow_nan=True, allow_infinity=True)
 ints = st.integers(-(2**63), 2**63 - 1)
 texts = st.text(max_size=10)
@@ -315,7 +317,9 @@ def _one_line_error(path: Path, how: str = "counts") -> str:
 def test_every_truncation_is_detected(gap_log: Path, tmp_path: Path) -> None:
     data = gap_log.read_bytes()
     bad = tmp_path / "cut.grlog"
-    cuts = sorted({0, 1, 9, 10, 15, 19, len(data) - 1, *range(0, len(data), max(1, len(data) // 150))})
+    cuts = sorted(
+        {0, 1, 9, 10, 15, 19, len(data) - 1, *range(0, len(data), max(1, len(data) // 150))}
+    )
     for cut in cuts:
         bad.write_bytes(data[:cut])
         msg = _one_line_error(bad, "verify")
@@ -325,7 +329,9 @@ def test_every_truncation_is_detected(gap_log: Path, tmp_path: Path) -> None:
 def test_every_flipped_byte_is_detected(gap_log: Path, tmp_path: Path) -> None:
     data = bytearray(gap_log.read_bytes())
     bad = tmp_path / "flip.grlog"
-    positions = sorted({*range(0, 40), *range(0, len(data), max(1, len(data) // 200)), len(data) - 1})
+    positions = sorted(
+        {*range(0, 40), *range(0, len(data), max(1, len(data) // 200)), len(data) - 1}
+    )
     for pos in positions:
         flipped = bytearray(data)
         flipped[pos] ^= 0x20
@@ -537,3 +543,23 @@ def test_log_replay_market_checks_the_trailer_at_the_end(gap_log: Path, tmp_path
     with pytest.raises(RecordError, match="checksum"):
         while not m.done:
             m.step()
+
+
+def test_a_changed_schema_blocks_only_events_of_that_type(gap_log: Path, tmp_path: Path) -> None:
+    with RecordReader(gap_log) as r:
+        header, steps = r.header, list(r)
+    header["schema"] = {**header["schema"], "Fill": ["step", "sender", "old_field"]}
+    header["gammaray_version"] = "0.0.1"
+    path = tmp_path / "old.grlog"
+    with RecordWriter(path, header=header) as w:
+        for s in steps:
+            w.write(s)
+    with RecordReader(path) as r:
+        assert r.schema_changes == ["Fill"]
+        assert _same_steps(list(r), steps)  # market events only: still readable
+    with RecordWriter(path, header=header) as w:
+        w._frame(STEP, msgpack.packb([_absurd_event()], use_bin_type=True))
+        w.steps += 1
+        w.events += 1
+    msg = _one_line_error(path)
+    assert "written by gammaray 0.0.1, whose Fill had other fields" in msg
