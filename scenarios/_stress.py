@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from agents import BookPosition, ManagerConfig
 from market import CostModel, InstrumentSpec, MarketConfig, SurfaceConfig
-from market.stress import StressData
-from orchestration import AgentSpec, HedgeConfig
+from market.stress import StressData, build_stress, describe
+from orchestration import AgentSpec, HedgeConfig, Scenario
 
 #: Assumed surface shape: skew in vol per unit log-moneyness, no term slope.
 SURFACE = SurfaceConfig(atm=0.2, skew=-0.3, term=0.0)
@@ -73,4 +73,28 @@ def replay_market(data: StressData) -> MarketConfig:
         surface=SURFACE,
         replay=data.replay_config(rebase=True),
         instruments=INSTRUMENTS,
+    )
+
+
+def stress_scenario(name: str, seed: int) -> Scenario:
+    """The scenario of one stress event: its replay, the shared book and configurations.
+
+    Args:
+        name: A key of :data:`market.stress.STRESS_EVENTS` (the scenario's name too).
+        seed: The scenario seed (a replay is one recorded path; it seeds nothing
+            random but stays part of the run's identity).
+    """
+    data = build_stress(name)
+    return Scenario(
+        name=name,
+        version=1,
+        description=describe(data),
+        seed=seed,
+        n_paths=1,
+        days=data.days,
+        steps_per_day=1,
+        year_days=252.0,
+        market=replay_market(data),
+        book=BOOK,
+        configs=CONFIGS,
     )

@@ -28,25 +28,9 @@ from __future__ import annotations
 
 import sys
 
-from market.stress import build_stress, describe
-from orchestration import Scenario
-from scenarios._stress import BOOK, CONFIGS, replay_market
+from scenarios._stress import stress_scenario
 
-DATA = build_stress("covid_2020")
-
-SCENARIO = Scenario(
-    name="covid_2020",
-    version=1,
-    description=describe(DATA),
-    seed=2020,
-    n_paths=1,
-    days=DATA.days,
-    steps_per_day=1,
-    year_days=252.0,
-    market=replay_market(DATA),
-    book=BOOK,
-    configs=CONFIGS,
-)
+SCENARIO = stress_scenario("covid_2020", seed=2020)
 
 if __name__ == "__main__":
     from orchestration.cli import main

@@ -25,25 +25,9 @@ from __future__ import annotations
 
 import sys
 
-from market.stress import build_stress, describe
-from orchestration import Scenario
-from scenarios._stress import BOOK, CONFIGS, replay_market
+from scenarios._stress import stress_scenario
 
-DATA = build_stress("lehman_2008")
-
-SCENARIO = Scenario(
-    name="lehman_2008",
-    version=1,
-    description=describe(DATA),
-    seed=2008,
-    n_paths=1,
-    days=DATA.days,
-    steps_per_day=1,
-    year_days=252.0,
-    market=replay_market(DATA),
-    book=BOOK,
-    configs=CONFIGS,
-)
+SCENARIO = stress_scenario("lehman_2008", seed=2008)
 
 if __name__ == "__main__":
     from orchestration.cli import main

@@ -23,25 +23,9 @@ from __future__ import annotations
 
 import sys
 
-from market.stress import build_stress, describe
-from orchestration import Scenario
-from scenarios._stress import BOOK, CONFIGS, replay_market
+from scenarios._stress import stress_scenario
 
-DATA = build_stress("volmageddon_2018")
-
-SCENARIO = Scenario(
-    name="volmageddon_2018",
-    version=1,
-    description=describe(DATA),
-    seed=2018,
-    n_paths=1,
-    days=DATA.days,
-    steps_per_day=1,
-    year_days=252.0,
-    market=replay_market(DATA),
-    book=BOOK,
-    configs=CONFIGS,
-)
+SCENARIO = stress_scenario("volmageddon_2018", seed=2018)
 
 if __name__ == "__main__":
     from orchestration.cli import main
