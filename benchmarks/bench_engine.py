@@ -56,9 +56,7 @@ def run(quick: bool = False, paths: list[int] | None = None, days: float = 20.0)
         t = time.perf_counter()
         local = run_local(sc)
         t_local = time.perf_counter() - t
-        total, steady, remote = _ray_run(sc)
-        same = all(np.array_equal(local[k].pnl, remote[k].pnl, equal_nan=True) for k in sc.configs)
-        rows += [
+        rows.append(
             dict(
                 name=f"local {n:,} paths",
                 value=work / t_local,
@@ -66,26 +64,23 @@ def run(quick: bool = False, paths: list[int] | None = None, days: float = 20.0)
                 baseline=None,
                 ratio=None,
                 seconds=t_local,
-            ),
-            dict(
-                name=f"ray per-agent {n:,} paths (steady)",
-                value=work / steady,
-                unit="path-steps/s",
-                baseline=f"local {n:,} paths",
-                ratio=steady / t_local,
-                seconds=steady,
-                same_bits=same,
-            ),
-            dict(
-                name=f"ray per-agent {n:,} paths (total)",
-                value=work / total,
-                unit="path-steps/s",
-                baseline=f"local {n:,} paths",
-                ratio=total / t_local,
-                seconds=total,
-                same_bits=same,
-            ),
-        ]
+            )
+        )
+        for label, placement, shards in (("per-agent", "per-agent", 1), ("fused x2", "fused", 2)):
+            total, steady, remote = _ray_run(sc, placement, shards)
+            same = all(local[k].pnl.tobytes() == remote[k].pnl.tobytes() for k in sc.configs)
+            for kind, secs in (("steady", steady), ("total", total)):
+                rows.append(
+                    dict(
+                        name=f"ray {label} {n:,} paths ({kind})",
+                        value=work / secs,
+                        unit="path-steps/s",
+                        baseline=f"local {n:,} paths",
+                        ratio=secs / t_local,
+                        seconds=secs,
+                        same_bits=same,
+                    )
+                )
     return rows
 
 
