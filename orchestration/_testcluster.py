@@ -72,13 +72,14 @@ def start_cluster(nodes: int = 2) -> Cluster:
             capture_output=True,
             timeout=180,
         )
-        subprocess.run(
-            [_ray(), "start", f"--address={cluster.address}", *common, "--disable-usage-stats"],
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=180,
-        )
+        for _ in range(nodes - 1):
+            subprocess.run(
+                [_ray(), "start", f"--address={cluster.address}", *common, "--disable-usage-stats"],
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=180,
+            )
     except BaseException:
         stop_cluster(cluster)
         raise
