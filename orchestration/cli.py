@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         help="override a scenario field by dotted path (repeatable)",
     )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument("--no-report", action="store_true", help="skip report.html, PNGs, Parquet")
     run.add_argument("--record", type=Path, metavar="FILE", help="write the run's event log")
     run.add_argument("--log-json", action="store_true", default=argparse.SUPPRESS)
 
@@ -90,6 +91,13 @@ def _parser() -> argparse.ArgumentParser:
         "--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE"
     )
     sweep.add_argument("--no-progress", action="store_true")
+
+    rep = sub.add_parser("report", help="rebuild a run's report.html and plots")
+    rep.add_argument("run_dir", type=Path)
+    cmp_ = sub.add_parser("compare", help="two runs side by side")
+    cmp_.add_argument("run_a", type=Path)
+    cmp_.add_argument("run_b", type=Path)
+    cmp_.add_argument("--out", type=Path, default=Path("."), help="folder for compare.html")
 
     sub.add_parser("list", help="list the built-in scenarios")
     for module in COMMAND_MODULES:
@@ -119,6 +127,7 @@ def execute(
     on_step: Callable[[int], None] | None = None,
     record: Callable[[tuple[Any, ...]], None] | None = None,
     market: Any = None,
+    keep: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run a scenario on a runtime and return its summary (not written).
 
@@ -129,6 +138,7 @@ def execute(
         on_step: Progress callback.
         record: Called with every step's events (to write an event log).
         market: A market source replacing the scenario's simulator (a replay).
+        keep: If given, ``keep["results"]`` receives the per-path results.
 
     Returns:
         The summary: ``scenario``, ``seed``, ``n_paths``, ``runtime`` and
@@ -155,6 +165,8 @@ def execute(
 
         results = run_local(scenario, on_step, record, market, shards=scenario.shards)
     elapsed = time.perf_counter() - start
+    if keep is not None:
+        keep["results"] = results
     configs = {}
     for name, res in results.items():
         m = config_metrics(res, scenario.risk_aversion)
@@ -208,9 +220,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     log.info("run.start", scenario=scenario.name, n_paths=scenario.n_paths, runtime=args.runtime)
     from orchestration.cli_replay import recording
 
+    kept: dict[str, Any] = {}
     with recording(args.record, scenario, args.runtime) as record:
         if args.no_progress:
-            summary = execute(scenario, args.runtime, args.address, record=record)
+            summary = execute(scenario, args.runtime, args.address, record=record, keep=kept)
         else:
             from rich.progress import Progress
 
@@ -218,13 +231,45 @@ def cmd_run(args: argparse.Namespace) -> int:
                 total = scenario.n_steps * _n_shards(scenario)
                 task = bar.add_task(f"{scenario.name} [{args.runtime}]", total=total)
                 summary = execute(
-                    scenario, args.runtime, args.address, lambda _: bar.advance(task), record
+                    scenario,
+                    args.runtime,
+                    args.address,
+                    lambda _: bar.advance(task),
+                    record,
+                    keep=kept,
                 )
     print_table(summary)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    if not args.no_report:
+        from orchestration.report import write_run_outputs
+
+        write_run_outputs(out, summary, kept["results"])
     log.info("run.done", out=str(out), elapsed_s=summary["elapsed_s"])
-    print(f"wrote {out / 'summary.json'}")
+    print(f"wrote {out / 'summary.json'}" + ("" if args.no_report else " and report.html"))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``gammaray report RUN_DIR``."""
+    from orchestration.report import build_report
+
+    for name in ("summary.json", "series.parquet", "paths.parquet"):
+        if not (args.run_dir / name).is_file():
+            raise UsageError(f"{args.run_dir}: no {name} (is it a gammaray run folder?)")
+    print(f"wrote {build_report(args.run_dir)}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """``gammaray compare RUN_A RUN_B``."""
+    from orchestration.report import compare
+
+    for run in (args.run_a, args.run_b):
+        if not (run / "summary.json").is_file():
+            raise UsageError(f"{run}: no summary.json (is it a gammaray run folder?)")
+    print(compare(args.run_a, args.run_b, args.out))
+    print(f"wrote {args.out / 'compare.html'}")
     return 0
 
 
@@ -292,6 +337,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
     "sweep": cmd_sweep,
+    "report": cmd_report,
+    "compare": cmd_compare,
     "list": cmd_list,
 }
 
