@@ -327,10 +327,14 @@ def _n_shards(scenario: Scenario) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """``gammaray list``."""
+    """``gammaray list``: built-in scenarios, version and one line each."""
     for name in builtin_scenarios():
-        scenario = load_scenario(name)
-        print(f"{name:24s} v{scenario.version}  {scenario.description}")
+        try:
+            scenario = load_scenario(name)
+        except ScenarioError as exc:
+            print(f"{name:20s}  (does not load: {exc})")
+            continue
+        print(f"{name:20s} v{scenario.version}  {scenario.description}")
     return 0
 
 
@@ -343,7 +347,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 #: Modules adding subcommands; each has ``register(subparsers) -> {name: handler}``.
-COMMAND_MODULES: tuple[str, ...] = ("orchestration.cli_replay",)
+COMMAND_MODULES: tuple[str, ...] = ("orchestration.cli_replay", "orchestration.cli_bench")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
