@@ -15,7 +15,13 @@ from market.pricing.bsm import (
     bsm_theta,
     bsm_vega,
 )
-from market.pricing.heston import HestonGreeks, feller_ok, heston_greeks, heston_price
+from market.pricing.heston import (
+    HestonGreeks,
+    feller_ok,
+    heston_greeks,
+    heston_price,
+    validate_heston,
+)
 from market.pricing.implied_vol import ImpliedVolResult, implied_vol
 from market.pricing.merton import MertonGreeks, merton_greeks, merton_price
 
@@ -37,4 +43,5 @@ __all__ = [
     "implied_vol",
     "merton_greeks",
     "merton_price",
+    "validate_heston",
 ]
