@@ -347,7 +347,11 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 #: Modules adding subcommands; each has ``register(subparsers) -> {name: handler}``.
-COMMAND_MODULES: tuple[str, ...] = ("orchestration.cli_replay", "orchestration.cli_bench")
+COMMAND_MODULES: tuple[str, ...] = (
+    "orchestration.cli_replay",
+    "orchestration.cli_bench",
+    "orchestration.cli_train",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

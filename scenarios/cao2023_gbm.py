@@ -14,15 +14,27 @@ case); the stock is free and delta is kept neutral daily. The objective is
 
 Paper: delta 24.61, delta-gamma 9.93 at 1% (0.5%: 5.78; 2%: 18.74). This
 scenario gives 24.58 and 10.05 (5.85; 18.93) with 20,000 paths, seed 1.
+
+``learned`` is the delta-gamma trade scaled by a learned fraction
+(:class:`agents.deep.ResidualHedger`), then the delta hedger. It needs a
+trained checkpoint at ``models/cao2023_gbm.pt`` (relative to the working
+directory; ``gammaray train scenarios/cao2023_gbm.py --out
+models/cao2023_gbm.pt``, about a minute on 2 cores; train with the same
+``--set option_cost=…`` as the run). Without the file the configuration is
+left out and the other two run.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from agents import BookFlow, BookPosition, ManagerConfig
 from market import InstrumentSpec, MarketConfig, SurfaceConfig
 from orchestration import AgentSpec, HedgeConfig, Scenario
+
+#: Where ``gammaray train`` puts the learned policy (relative to the working directory).
+CHECKPOINT = Path("models/cao2023_gbm.pt")
 
 #: Zero bands: every hedger neutralises its greek every day.
 MANAGER = ManagerConfig(budget=1e-9, weights={"delta": 0.5, "gamma": 0.5, "vega": 0.0})
@@ -56,6 +68,23 @@ SCENARIO = Scenario(
                 AgentSpec(cls="delta"),
             ),
             manager=MANAGER,
+        ),
+        **(
+            {
+                "learned": HedgeConfig(
+                    agents=(
+                        AgentSpec(
+                            cls="agents.deep.ResidualHedger",
+                            name="learned",
+                            config={"checkpoint": str(CHECKPOINT)},
+                        ),
+                        AgentSpec(cls="delta"),
+                    ),
+                    manager=MANAGER,
+                )
+            }
+            if CHECKPOINT.is_file()
+            else {}
         ),
     },
 )
