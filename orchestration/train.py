@@ -306,3 +306,65 @@ def save_checkpoint(blob: dict[str, Any], path: Path) -> None:
     torch.save(blob, buf)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def train_vanilla_delta(
+    vol: float = 0.2,
+    days: int = 30,
+    year_days: float = 365.0,
+    paths: int = 20_000,
+    epochs: int = 300,
+    seed: int = 0,
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The classic deep-hedging sanity check: learn the stock hedge of one call.
+
+    A Black-Scholes world (GBM at ``vol``, zero rates, no costs), short one ATM
+    call expiring in ``days``, hedged daily with the stock by a policy
+    ``delta(ln(S/K), tau)``; training minimises the variance of the hedged P&L.
+    With zero costs the optimum is the Black-Scholes delta.
+
+    Returns:
+        The trained hedge ratio as a function of log-moneyness and time to
+        expiry in years (numpy arrays in, numpy array out).
+    """
+    import torch
+
+    rng = np.random.default_rng(seed)
+    dt = 1.0 / year_days
+    z = rng.standard_normal((days, paths))
+    logs = np.vstack([np.zeros(paths), np.cumsum(-0.5 * vol**2 * dt + vol * np.sqrt(dt) * z, 0)])
+    s = torch.from_numpy(100.0 * np.exp(logs))
+    tau = torch.from_numpy((days - np.arange(days + 1)) * dt)
+    premium = float(bsm_greeks(100.0, 100.0, days * dt, vol).price)
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(2, 32),
+        torch.nn.Tanh(),
+        torch.nn.Linear(32, 32),
+        torch.nn.Tanh(),
+        torch.nn.Linear(32, 1),
+    ).double()
+    opt = torch.optim.Adam(net.parameters(), lr=0.005)
+    for _ in range(epochs):
+        opt.zero_grad()
+        x = torch.stack(
+            [torch.log(s[:-1] / 100.0), tau[:-1, None].expand(days, paths) / (days * dt)], dim=2
+        )
+        delta = torch.sigmoid(net(x)[..., 0])
+        pnl = premium - torch.clamp(s[-1] - 100.0, min=0.0) + (delta * (s[1:] - s[:-1])).sum(0)
+        loss = pnl.var()
+        loss.backward()
+        opt.step()
+
+    def hedge_ratio(log_moneyness: np.ndarray, tau_years: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            x = torch.stack(
+                [
+                    torch.as_tensor(log_moneyness, dtype=torch.float64),
+                    torch.as_tensor(tau_years, dtype=torch.float64) / (days * dt),
+                ],
+                dim=-1,
+            )
+            return torch.sigmoid(net(x)[..., 0]).numpy()
+
+    return hedge_ratio

@@ -138,3 +138,16 @@ def test_train_cli_writes_a_checkpoint_and_refuses_unsupported_scenarios(tmp_pat
 def test_other_objectives_train(objective: str) -> None:
     _, losses = train(load_scenario("cao2023_gbm"), paths=400, epochs=5, objective=objective)
     assert np.all(np.isfinite(losses))
+
+
+def test_zero_cost_bsm_world_learns_the_bsm_delta() -> None:
+    from market.pricing import bsm_delta
+    from orchestration.train import train_vanilla_delta
+
+    torch.set_num_threads(2)
+    ratio = train_vanilla_delta(paths=8000, epochs=250, seed=1)
+    k = np.linspace(-0.06, 0.06, 7)  # log-moneyness ln(S/K), within the paths' bulk
+    for tau in (20 / 365, 10 / 365):
+        learned = ratio(k, np.full(k.shape, tau))
+        exact = bsm_delta(100.0 * np.exp(k), 100.0, tau, 0.2)
+        assert np.max(np.abs(learned - exact)) < 0.05, (tau, learned, exact)
