@@ -3,7 +3,7 @@
 Two ways to put a recorded market in front of the agents:
 
 * :class:`LogReplayMarket` streams the steps of an event log written by
-  :mod:`orchestration.recorder` (``gammaray record`` / ``gammaray run --record``).
+  :mod:`market.eventlog` (``gammaray record`` / ``gammaray run --record``).
   It has the market simulator's ``start()`` / ``step()`` / ``snapshot()`` /
   ``restore()``, so any set of agents runs against exactly the recorded
   events; replaying a run's own log with the same agents gives the same P&L
@@ -41,6 +41,7 @@ import numpy as np
 
 from market._rng import BlockRNG
 from market.config import MarketConfig, ReplayConfig
+from market.eventlog import EventLogError, EventLogReader
 from market.events import MarketEvent
 from market.generators.gbm import GBMGenerator, Release, Scheduled
 from market.surface import SurfaceState
@@ -559,15 +560,13 @@ class LogReplayMarket:
         path: The event log.
 
     Raises:
-        orchestration.recorder.RecordError: The file is not a valid event log.
+        market.eventlog.EventLogError: The file is not a valid event log.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        from orchestration.recorder import RecordReader
-
         # Absolute: an actor may not share the driver's working directory.
         self.path = Path(path).absolute()
-        with RecordReader(self.path) as reader:
+        with EventLogReader(self.path) as reader:
             self.header: dict[str, Any] = reader.header
             n_steps = reader.header.get("n_steps")
             if n_steps is None:
@@ -606,25 +605,21 @@ class LogReplayMarket:
         return self.step_index >= self.n_steps
 
     def _open(self) -> Any:
-        from orchestration.recorder import RecordReader
-
         self.close()
-        self._reader = RecordReader(self.path)
+        self._reader = EventLogReader(self.path)
         return self._reader
 
     def _next(self) -> tuple[Any, ...]:
-        from orchestration.recorder import RecordError
-
         events = self._reader.read_step()
         if events is None:
-            raise RecordError(
+            raise EventLogError(
                 f"{self.path}: the log ends after {self.step_index} steps, "
                 f"its header declares {self.n_steps + 1}"
             )
         if not events or not isinstance(events[-1], MarketEvent):
-            raise RecordError(f"{self.path}: step {self.step_index} does not end with a quote")
+            raise EventLogError(f"{self.path}: step {self.step_index} does not end with a quote")
         if self.n_paths is not None and events[-1].n_paths != self.n_paths:
-            raise RecordError(
+            raise EventLogError(
                 f"{self.path}: step {self.step_index} carries {events[-1].n_paths} paths, "
                 f"the header declares {self.n_paths}"
             )
@@ -646,7 +641,7 @@ class LogReplayMarket:
 
         Raises:
             RuntimeError: The log has no steps left (or :meth:`start` was not called).
-            orchestration.recorder.RecordError: The log is corrupt or truncated.
+            market.eventlog.EventLogError: The log is corrupt or truncated.
         """
         if not self._started:
             raise RuntimeError("call start() first")
@@ -660,10 +655,8 @@ class LogReplayMarket:
 
     def _finish(self) -> None:
         """Read the trailer: the whole file's counts and checksum must match."""
-        from orchestration.recorder import RecordError
-
         if self._reader.read_step() is not None:
-            raise RecordError(
+            raise EventLogError(
                 f"{self.path}: the log holds more steps than its header's {self.n_steps + 1}"
             )
         self.close()
@@ -698,8 +691,6 @@ class LogReplayMarket:
         reader = self._open()
         for _ in range(self.step_index + 1):
             if not reader.skip_step():
-                from orchestration.recorder import RecordError
-
-                raise RecordError(f"{self.path}: the log ends before step {self.step_index}")
+                raise EventLogError(f"{self.path}: the log ends before step {self.step_index}")
         if self.done:
             self._finish()

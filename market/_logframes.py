@@ -1,0 +1,153 @@
+"""Low-level pieces of the event-log format: msgpack headers, step splitting, depth bounds.
+
+Everything here works on bytes without decoding events, so a crafted file is
+checked before anything recursive runs on it.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import msgpack
+
+from market.events import DATACLASS_EXT
+
+#: Deepest nesting of event dataclasses accepted in one encoded event (an event
+#: holding quotes or a surface is 2 deep).
+MAX_EVENT_DEPTH = 8
+#: Deepest nesting of lists and maps accepted in a header or trailer.
+MAX_META_DEPTH = 64
+
+_ARRAY = {0xDC: ">H", 0xDD: ">I"}
+_BIN = {0xC4: ">B", 0xC5: ">H", 0xC6: ">I"}
+
+
+class DepthError(ValueError):
+    """Nesting deeper than the format allows; the message is one line."""
+
+
+def array_header(n: int) -> bytes:
+    """msgpack array header for ``n`` items."""
+    if n < 16:
+        return bytes((0x90 | n,))
+    if n < 1 << 16:
+        return b"\xdc" + struct.pack(">H", n)
+    return b"\xdd" + struct.pack(">I", n)
+
+
+def bin_header(n: int) -> bytes:
+    """msgpack ``bin`` header for ``n`` bytes."""
+    if n < 1 << 8:
+        return bytes((0xC4, n))
+    if n < 1 << 16:
+        return b"\xc5" + struct.pack(">H", n)
+    return b"\xc6" + struct.pack(">I", n)
+
+
+def array_len(payload: bytes) -> tuple[int, int] | None:
+    """Item count and header size of the msgpack array a payload starts with."""
+    if not payload:
+        return None
+    b = payload[0]
+    if 0x90 <= b <= 0x9F:
+        return b & 0x0F, 1
+    fmt = _ARRAY.get(b)
+    size = 1 + struct.calcsize(fmt) if fmt else 0
+    if fmt is None or len(payload) < size:
+        return None
+    return int(struct.unpack_from(fmt, payload, 1)[0]), size
+
+
+def split_step(payload: bytes) -> list[memoryview] | None:
+    """The encoded events of a step frame, as views into it (None: malformed).
+
+    The payload must be exactly a msgpack array of ``bin`` values.
+    """
+    head = array_len(payload)
+    if head is None:
+        return None
+    n, pos = head
+    view = memoryview(payload)
+    out = []
+    end = len(payload)
+    for _ in range(n):
+        if pos >= end:
+            return None
+        fmt = _BIN.get(payload[pos])
+        if fmt is None:
+            return None
+        size = struct.calcsize(fmt)
+        if pos + 1 + size > end:
+            return None
+        length = int(struct.unpack_from(fmt, payload, pos + 1)[0])
+        pos += 1 + size
+        if pos + length > end:
+            return None
+        out.append(view[pos : pos + length])
+        pos += length
+    return out if pos == end else None
+
+
+def check_event_depth(data: bytes | memoryview, limit: int = MAX_EVENT_DEPTH) -> None:
+    """Refuse an encoded event whose dataclasses nest deeper than ``limit``.
+
+    :func:`market.events.decode` decodes a nested dataclass from inside the
+    msgpack extension hook of its parent, so each level of nesting is a level
+    of C recursion; a crafted event a few hundred levels deep would overflow
+    the stack. This walk is iterative: each dataclass payload is unpacked once
+    with a hook that only collects the payloads nested in it (no recursion),
+    and the walk stops at the first payload past the limit. Plain list and map
+    nesting inside one payload is bounded by msgpack's own stack.
+
+    Args:
+        data: One encoded event (what :func:`market.events.encode` gives).
+        limit: Deepest dataclass nesting accepted (the event itself is 1).
+
+    Raises:
+        DepthError: Nested deeper than ``limit``.
+        ValueError: The bytes are not msgpack (msgpack's own error).
+    """
+    work: list[tuple[Any, int]] = [(data, 0)]
+    while work:
+        buf, depth = work.pop()
+        found: list[bytes] = []
+
+        def hook(code: int, payload: bytes, found: list[bytes] = found) -> None:
+            if code == DATACLASS_EXT:
+                found.append(payload)
+
+        msgpack.unpackb(buf, ext_hook=hook, raw=False, strict_map_key=False)
+        if found and depth + 1 > limit:
+            raise DepthError(f"events nest more than {limit} levels deep")
+        work.extend((p, depth + 1) for p in found)
+
+
+def check_meta(obj: Any, limit: int = MAX_META_DEPTH) -> None:
+    """Refuse a decoded header or trailer that is not plain JSON-like data.
+
+    Maps with text keys, lists, text, numbers, booleans and nil only (no
+    binary, no extension types), nested at most ``limit`` deep. Iterative, so
+    it is safe on any input; what comes after it (validation, JSON output)
+    recurses on the structure.
+
+    Raises:
+        DepthError: Nested deeper than ``limit``.
+        ValueError: A value that is not JSON-like data.
+    """
+    work: list[tuple[Any, int]] = [(obj, 0)]
+    while work:
+        node, depth = work.pop()
+        if isinstance(node, dict):
+            if not all(isinstance(k, str) for k in node):
+                raise ValueError("a map key is not text")
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        elif node is None or isinstance(node, str | int | float | bool):
+            continue
+        else:
+            raise ValueError(f"a {type(node).__name__} value where only JSON-like data belongs")
+        if depth + 1 > limit:
+            raise DepthError(f"lists and maps nest more than {limit} levels deep")
+        work.extend((c, depth + 1) for c in children)
