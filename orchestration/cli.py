@@ -15,12 +15,18 @@ import datetime as dt
 import importlib
 import json
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from agents import AgentError
+from orchestration._cli_common import (
+    TABLE_COLUMNS,
+    UsageError,
+    execute,
+    print_table,
+    resolve_scenario,
+)
 from orchestration._io import atomic_write_text
 from orchestration._logging import configure_logging, get_logger
 from orchestration.config import (
@@ -31,22 +37,17 @@ from orchestration.config import (
     load_scenario,
 )
 from orchestration.engine import RunFailed
-from orchestration.metrics import config_metrics
 
-#: Columns of the results table: (metrics key, header, format).
-TABLE_COLUMNS = (
-    ("pnl_mean", "P&L mean", "{:,.2f}"),
-    ("pnl_std", "P&L std", "{:,.2f}"),
-    ("var_95", "VaR95", "{:,.2f}"),
-    ("cvar_95", "CVaR95", "{:,.2f}"),
-    ("mean_std_objective", "mean+c·std", "{:,.2f}"),
-    ("transaction_cost", "t-cost", "{:,.2f}"),
-    ("budget_breaches", "breaches", "{:,d}"),
-)
-
-
-class UsageError(ValueError):
-    """Bad command-line input (exit status 2)."""
+# Re-exported: they lived here before the subcommand modules shared them.
+__all__ = [
+    "COMMANDS",
+    "TABLE_COLUMNS",
+    "UsageError",
+    "execute",
+    "main",
+    "print_table",
+    "resolve_scenario",
+]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -103,110 +104,6 @@ def _parser() -> argparse.ArgumentParser:
     for module in COMMAND_MODULES:
         COMMANDS.update(importlib.import_module(module).register(sub))
     return p
-
-
-def resolve_scenario(args: argparse.Namespace) -> Scenario:
-    """The scenario of a ``run`` command, overrides and flags applied."""
-    scenario = load_scenario(args.scenario, args.overrides)
-    extra = []
-    if args.paths is not None:
-        extra.append(f"n_paths={args.paths}")
-    if args.seed is not None:
-        extra.append(f"seed={args.seed}")
-    if getattr(args, "shards", None) is not None:
-        extra.append(f"shards={args.shards}")
-    if getattr(args, "placement", None) is not None:
-        extra.append(f"placement={args.placement}")
-    return apply_overrides(scenario, extra)
-
-
-def execute(
-    scenario: Scenario,
-    runtime: str,
-    address: str | None = None,
-    on_step: Callable[[int], None] | None = None,
-    record: Callable[[tuple[Any, ...]], None] | None = None,
-    market: Any = None,
-    keep: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Run a scenario on a runtime and return its summary (not written).
-
-    Args:
-        scenario: A validated scenario.
-        runtime: ``"local"`` or ``"ray"``.
-        address: Ray address for the ray runtime.
-        on_step: Progress callback.
-        record: Called with every step's events (to write an event log).
-        market: A market source replacing the scenario's simulator (a replay).
-        keep: If given, ``keep["results"]`` receives the per-path results.
-
-    Returns:
-        The summary: ``scenario``, ``seed``, ``n_paths``, ``runtime`` and
-        ``configs`` keyed by configuration name, each with ``metrics`` and
-        ``pnl_sha256``.
-    """
-    start = time.perf_counter()
-    layout: dict[str, Any] = {"shards": scenario.shards}
-    if runtime == "ray":
-        from orchestration.ray_runtime import RayRun, ensure_ray, ship_user_modules
-
-        ensure_ray(address)
-        ship_user_modules()
-        run = RayRun(scenario, scenario.placement, scenario.shards, record=record, market=market)
-        results = run.run(on_step)
-        layout.update(
-            placement=scenario.placement,
-            shards=len(run.ranges),
-            nodes=sorted(run.node_ids),
-            recoveries=sum(run.failures.values()),
-        )
-    else:
-        from orchestration.engine import run_local
-
-        results = run_local(scenario, on_step, record, market, shards=scenario.shards)
-    elapsed = time.perf_counter() - start
-    if keep is not None:
-        keep["results"] = results
-    configs = {}
-    for name, res in results.items():
-        m = config_metrics(res, scenario.risk_aversion)
-        configs[name] = {"metrics": m, "pnl_sha256": m["pnl_sha256"]}
-    return {
-        "scenario": scenario.name,
-        "scenario_version": scenario.version,
-        "seed": scenario.seed,
-        "n_paths": scenario.n_paths,
-        "n_steps": scenario.n_steps,
-        "runtime": runtime,
-        **layout,
-        "elapsed_s": elapsed,
-        "configs": configs,
-        "scenario_config": json.loads(scenario.model_dump_json(fallback=_class_path)),
-    }
-
-
-def _class_path(obj: Any) -> Any:
-    if isinstance(obj, type):
-        return f"{obj.__module__}.{obj.__qualname__}"
-    raise TypeError(f"cannot serialise {type(obj).__name__}")
-
-
-def print_table(summary: dict[str, Any]) -> None:
-    """Print the per-configuration metrics table to stdout."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(
-        title=f"{summary['scenario']}: {summary['n_paths']:,} paths, seed {summary['seed']}, "
-        f"{summary['runtime']} runtime (losses positive)"
-    )
-    table.add_column("config")
-    for _, header, _ in TABLE_COLUMNS:
-        table.add_column(header, justify="right")
-    for name, cfg in summary["configs"].items():
-        m = cfg["metrics"]
-        table.add_row(name, *(fmt.format(m[key]) for key, _, fmt in TABLE_COLUMNS))
-    Console(width=max(120, Console().width)).print(table)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -79,7 +79,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """``gammaray bench``."""
-    from orchestration.cli import UsageError
+    from orchestration._cli_common import UsageError
 
     folder = find_benchmarks()
     if folder is None:

@@ -6,14 +6,22 @@
 * ``gammaray replay FILE [--agents SCENARIO]`` runs hedging configurations
   against the recorded market and writes the same ``summary.json`` as
   ``run`` (with ``pnl_sha256``) plus a ``replay`` section. By default the
-  agents are the recorded scenario's; with ``--agents`` the other scenario's
-  ``configs``, ``book`` and ``risk_aversion`` run on the recorded market.
+  agents are the recorded scenario's, provided they are gammaray's built-in
+  agents; with ``--agents`` the named scenario's ``configs``, ``book`` and
+  ``risk_aversion`` run on the recorded market.
 * ``gammaray inspect FILE`` prints the header and the event counts by type
   (every frame decoded and checked).
 
+A log is data a user may have been handed: nothing it names is ever
+imported. Its recorded configurations run only when every agent class in
+them is built in (:func:`builtin_agent_refs`); a log that needs other
+classes is refused in one line that names them and asks for ``--agents``,
+the user's own scenario script, whose classes are the only user code a
+replay runs.
+
 A bad log (truncated, a flipped byte, a wrong format version, an absurd
-declared size, not an event log) is one line and exit status 2, and nothing
-is written.
+declared size, nesting too deep, not an event log) is one line and exit
+status 2, and nothing is written.
 """
 
 from __future__ import annotations
@@ -27,11 +35,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from agents import BUILTIN_AGENTS, Agent
+from orchestration._cli_common import (
+    UsageError,
+    execute,
+    print_table,
+    progress,
+    resolve_scenario,
+    write_lines,
+)
 from orchestration._io import atomic_write_text
 from orchestration._logging import get_logger
-from orchestration.cli import UsageError, execute, print_table, resolve_scenario
 from orchestration.config import Scenario, ScenarioError, load_scenario, validate_scenario
 from orchestration.recorder import RecordError, RecordReader, RecordWriter
+
+#: Scenario fields a replay with ``--agents`` takes from the named scenario.
+AGENT_FIELDS = ("configs", "book", "risk_aversion")
 
 
 def register(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -113,23 +132,6 @@ def recording(
         yield writer.write
 
 
-def _progress(label: str, total: int, enabled: bool) -> Any:
-    """A context manager yielding an ``on_step`` callback (or None)."""
-
-    @contextmanager
-    def bar() -> Iterator[Callable[[int], None] | None]:
-        if not enabled:
-            yield None
-            return
-        from rich.progress import Progress
-
-        with Progress(transient=True) as p:
-            task = p.add_task(label, total=total)
-            yield lambda _: p.advance(task)
-
-    return bar()
-
-
 def cmd_record(args: argparse.Namespace) -> int:
     """``gammaray record``: the scenario's market alone, written to an event log."""
     from market.replay import ReplayDataError, check_horizon
@@ -156,7 +158,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     except RecordError as exc:
         raise UsageError(f"--out: {exc}") from None
     t0 = time.perf_counter()
-    with writer, _progress(f"record {scenario.name}", scenario.n_steps, not args.no_progress) as p:
+    with writer, progress(f"record {scenario.name}", scenario.n_steps, not args.no_progress) as p:
         writer.write(market.start())
         for step in range(scenario.n_steps):
             writer.write(market.step())
@@ -168,8 +170,83 @@ def cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def builtin_agent_refs() -> dict[str, type[Agent]]:
+    """Every name a log may use for one of gammaray's own agent classes, to the class.
+
+    The short names (``"delta"``, ``"gamma"``, ``"vega"``) and the dotted
+    paths (``"agents.delta.DeltaHedger"``, ``"agents.delta:DeltaHedger"``,
+    ``"agents.DeltaHedger"``) of the public agent classes defined in
+    :mod:`agents.delta`, :mod:`agents.gamma`, :mod:`agents.vega` and
+    :mod:`agents.deep`. These modules are imported by this module's own
+    import statements, never by a name read from a file.
+    """
+    import agents
+    from agents import deep, delta, gamma, vega
+
+    refs: dict[str, type[Agent]] = dict(BUILTIN_AGENTS)
+    for module in (delta, gamma, vega, deep):
+        for name, obj in vars(module).items():
+            if name.startswith("_") or not isinstance(obj, type) or not issubclass(obj, Agent):
+                continue
+            cls: type[Agent] = obj
+            if cls.__module__ != module.__name__:
+                continue
+            paths = [
+                f"{module.__name__}.{cls.__qualname__}",
+                f"{module.__name__}:{cls.__qualname__}",
+            ]
+            if getattr(agents, name, None) is cls:
+                paths += [f"agents.{name}", f"agents:{name}"]
+            refs.update(dict.fromkeys(paths, cls))
+    return refs
+
+
+def _shown(names: list[str], most: int = 4, width: int = 80) -> str:
+    """Names read from a file, quoted and cut short for a one-line message."""
+    quoted = [repr(n if len(n) <= width else n[: width - 3] + "...") for n in names[:most]]
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(quoted) + more
+
+
+def _bind_builtin_agents(node: Any, refs: dict[str, type[Agent]], unknown: list[str]) -> Any:
+    """A copy of recorded data with every agent ``cls`` bound to its built-in class.
+
+    Walks iteratively (any depth, any shape): each ``"cls"`` entry of a map
+    that is a built-in name becomes the class itself, so validating the
+    copy imports nothing; any other text under ``"cls"`` is added to
+    ``unknown`` (and left as it is: the caller refuses the data).
+    """
+    root: list[Any] = [node]
+    work: list[tuple[Any, Any, Any]] = [(root, 0, node)]
+    while work:
+        parent, key, value = work.pop()
+        if isinstance(value, dict):
+            copy: Any = dict(value)
+            parent[key] = copy
+            for k, v in copy.items():
+                if k == "cls" and isinstance(v, str):
+                    if v in refs:
+                        copy[k] = refs[v]
+                    elif v not in unknown:
+                        unknown.append(v)
+                else:
+                    work.append((copy, k, v))
+        elif isinstance(value, list | tuple):
+            copy = list(value)
+            parent[key] = copy
+            work.extend((copy, i, v) for i, v in enumerate(copy))
+    return root[0]
+
+
 def replay_scenario(header: dict[str, Any], agents: str | None) -> Scenario:
     """The scenario a replay runs: the recorded one, or its market with other agents.
+
+    Nothing the header names is imported. Without ``agents`` the recorded
+    configurations run if every agent class in them is built in
+    (:func:`builtin_agent_refs`). With ``agents`` the recorded
+    ``configs``, ``book`` and ``risk_aversion`` are dropped unread and the
+    named scenario's run instead: its script is the user's own code, loaded
+    as ``gammaray run`` loads it.
 
     Args:
         header: The log's header.
@@ -177,29 +254,34 @@ def replay_scenario(header: dict[str, Any], agents: str | None) -> Scenario:
             and ``risk_aversion`` to run; None for the recorded ones.
 
     Raises:
-        ScenarioError: The log has no scenario, it cannot be loaded here, or
-            the agents do not fit the recorded market.
+        ScenarioError: The log has no scenario, it names agent classes that
+            are not built in (and ``agents`` is None), it is invalid, or the
+            agents do not fit the recorded market.
     """
     data = header.get("scenario")
     if not isinstance(data, dict):
         raise ScenarioError("the log records no scenario; it cannot be replayed")
-    try:
-        recorded = validate_scenario(data)
-    except ScenarioError as exc:
-        hint = "" if agents else "; pass --agents SCENARIO"
-        raise ScenarioError(f"the recorded scenario cannot be loaded here: {exc}{hint}") from None
-    merged = recorded.model_dump(mode="python")
-    # A replay is one pipeline: the log holds the whole market.
-    for key, value in (("shards", 1), ("placement", "per-agent")):
-        if key in merged:
-            merged[key] = value
+    theirs: dict[str, Any] | None = None
     if agents is not None:
         theirs = load_scenario(agents).model_dump(mode="python")
-        for key in ("configs", "book", "risk_aversion"):
-            merged[key] = theirs[key]
+        data = {k: v for k, v in data.items() if k not in AGENT_FIELDS}
+    unknown: list[str] = []
+    data = _bind_builtin_agents(data, builtin_agent_refs(), unknown)
+    if unknown:
+        raise ScenarioError(
+            f"the log's configurations use agent classes that are not built in "
+            f"({_shown(unknown)}) and a replay never imports what a log names: "
+            "pass --agents SCENARIO, your scenario script that defines the configurations to run"
+        )
+    # A replay is one pipeline: the log holds the whole market.
+    data.update(shards=1, placement="per-agent")
+    if theirs is not None:
+        data.update({key: theirs[key] for key in AGENT_FIELDS})
     try:
-        return validate_scenario(merged)
+        return validate_scenario(data)
     except ScenarioError as exc:
+        if theirs is None:
+            raise ScenarioError(f"the recorded scenario cannot be loaded here: {exc}") from None
         raise ScenarioError(f"--agents {agents}: {exc} (against the recorded market)") from None
 
 
@@ -225,7 +307,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             )
         log.info("replay.start", log=str(args.log), scenario=scenario.name, runtime=args.runtime)
         label = f"replay {scenario.name} [{args.runtime}]"
-        with _progress(label, scenario.n_steps, not args.no_progress) as on_step:
+        with progress(label, scenario.n_steps, not args.no_progress) as on_step:
             summary = execute(scenario, args.runtime, args.address, on_step, market=market)
     except RecordError as exc:
         raise UsageError(str(exc)) from None
@@ -253,7 +335,9 @@ def inspect_log(path: Path) -> dict[str, Any]:
         header = reader.header
         counts = reader.counts()
         trailer = reader.trailer or {}
-    scenario = header.get("scenario") or {}
+    scenario = header.get("scenario")
+    if not isinstance(scenario, dict):
+        scenario = {}
     return {
         "file": str(path),
         "bytes": path.stat().st_size,
@@ -277,6 +361,14 @@ def inspect_log(path: Path) -> dict[str, Any]:
     }
 
 
+def _printable(value: Any) -> str:
+    """A value read from a log as text safe for a terminal (control characters escaped)."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     """``gammaray inspect``: header and event counts by type."""
     try:
@@ -284,33 +376,34 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     except RecordError as exc:
         raise UsageError(str(exc)) from None
     if args.json:
-        print(json.dumps(info, indent=2))
-        return 0
+        return write_lines([json.dumps(info, indent=2)])
     width = 18
-    for key in (
-        "file",
-        "bytes",
-        "format",
-        "format_version",
-        "gammaray_version",
-        "scenario",
-        "scenario_version",
-        "description",
-        "seed",
-        "n_paths",
-        "n_steps",
-        "dt_years",
-        "year_days",
-        "meta",
-        "steps",
-        "events",
-        "sha256",
-    ):
-        print(f"{key:{width}s} {info[key]}")
-    print("events by type:")
-    for name, n in sorted(info["counts"].items()):
-        print(f"  {name:{width - 2}s} {n:,}")
-    print("schema:")
+    lines = [
+        f"{key:{width}s} {_printable(info[key])}"
+        for key in (
+            "file",
+            "bytes",
+            "format",
+            "format_version",
+            "gammaray_version",
+            "scenario",
+            "scenario_version",
+            "description",
+            "seed",
+            "n_paths",
+            "n_steps",
+            "dt_years",
+            "year_days",
+            "meta",
+            "steps",
+            "events",
+            "sha256",
+        )
+    ]
+    lines.append("events by type:")
+    lines += [f"  {name:{width - 2}s} {n:,}" for name, n in sorted(info["counts"].items())]
+    lines.append("schema:")
     for name, fields in info["schema"].items():
-        print(f"  {name:{width - 2}s} {', '.join(fields)}")
-    return 0
+        shown = ", ".join(map(str, fields)) if isinstance(fields, list) else fields
+        lines.append(f"  {_printable(name):{width - 2}s} {_printable(shown)}")
+    return write_lines(lines)
