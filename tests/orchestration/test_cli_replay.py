@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
+import os
 import struct
+import subprocess
+import sys
+import uuid
 from pathlib import Path
 
 import msgpack
 import numpy as np
 import pytest
 
-from market.events import Order, encode
+from agents import DeltaHedger
+from market.events import DATACLASS_EXT, Order, encode
 from orchestration.cli import main
-from orchestration.cli_replay import replay_scenario
+from orchestration.cli_replay import builtin_agent_refs, replay_scenario
 from orchestration.config import ScenarioError
 from orchestration.recorder import FORMAT_VERSION, MAGIC, STEP, RecordReader, RecordWriter
 
@@ -120,6 +127,219 @@ def test_a_recorded_scenario_that_cannot_load_asks_for_agents() -> None:
         replay_scenario(header, None)
     with pytest.raises(ScenarioError, match="records no scenario"):
         replay_scenario({"scenario": None}, None)
+
+
+def test_built_in_agents_named_by_dotted_path_are_bound_without_importing() -> None:
+    refs = builtin_agent_refs()
+    assert refs["delta"] is refs["agents.delta.DeltaHedger"] is refs["agents:DeltaHedger"]
+    assert refs["agents.DeltaHedger"] is DeltaHedger
+    assert {"agents.deep.ResidualHedger", "agents.deep.DeepHedger"} <= set(refs)
+    assert not any(name.split(".")[-1].startswith("_") for name in refs)
+    header = {
+        "scenario": {
+            "name": "x",
+            "n_paths": 4,
+            "configs": {
+                "a": {"agents": [{"cls": "agents.delta.DeltaHedger"}]},
+                "b": {"agents": [{"cls": "agents:DeltaHedger", "name": "d"}]},
+            },
+        }
+    }
+    scenario = replay_scenario(header, None)
+    assert [s.cls for hc in scenario.configs.values() for s in hc.agents] == [DeltaHedger] * 2
+    assert scenario.configs["a"].agents[0].agent_name == "deltahedger"
+
+
+# ------------------------------------------------- a log never runs code it names
+def _evil_module(folder: Path) -> tuple[str, Path]:
+    """A module on ``sys.path`` whose import writes a marker file; (its name, the marker)."""
+    name = f"gr_evil_{uuid.uuid4().hex[:12]}"
+    marker = folder / f"{name}.ran"
+    (folder / f"{name}.py").write_text(
+        "import pathlib\n"
+        f"pathlib.Path({str(marker)!r}).write_text('imported')\n"
+        "from agents import DeltaHedger\n\n\n"
+        "class Evil(DeltaHedger):\n"
+        "    pass\n"
+    )
+    return name, marker
+
+
+def _log_naming(good: Path, bad: Path, cls: str) -> None:
+    """The good log with one configuration's agent class replaced by ``cls`` (checksums valid)."""
+    with RecordReader(good) as r:
+        header = json.loads(json.dumps(r.header))
+        steps = list(r)
+    agents = header["scenario"]["configs"]["delta"]["agents"]
+    agents[0]["cls"] = cls
+    with RecordWriter(bad, header=header) as w:
+        for step in steps:
+            w.write(step)
+
+
+@pytest.fixture
+def evil_log(recorded: tuple[Path, Path], tmp_path: Path, monkeypatch) -> tuple[Path, str, Path]:
+    """A log naming ``<module>.Evil``, whose module (on sys.path) writes a marker when imported."""
+    folder = tmp_path / "mods"
+    folder.mkdir()
+    name, marker = _evil_module(folder)
+    monkeypatch.syspath_prepend(str(folder))
+    bad = tmp_path / "evil.grlog"
+    _log_naming(recorded[0], bad, f"{name}.Evil")
+    return bad, name, marker
+
+
+def _replay(log: Path, out: Path, *extra: str) -> int:
+    return main(["replay", str(log), "--out", str(out), "--no-progress", *extra])
+
+
+def test_a_log_naming_a_module_is_refused_without_importing_it(
+    evil_log: tuple[Path, str, Path], tmp_path: Path, capsys
+) -> None:
+    log, name, marker = evil_log
+    importlib.invalidate_caches()
+    assert importlib.util.find_spec(name) is not None  # importable (the old replay did) ...
+    out = tmp_path / "out"
+    rc = _replay(log, out, "--runtime", "local")
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1, err
+    assert f"'{name}.Evil'" in err and "not built in" in err and "pass --agents SCENARIO" in err
+    assert not out.exists()
+    assert main(["inspect", str(log), "--json"]) == 0  # reads every frame, as data
+    assert not marker.exists() and name not in sys.modules  # ... and nothing imported it
+
+
+def test_with_agents_the_recorded_classes_are_dropped_unread(
+    recorded: tuple[Path, Path], evil_log: tuple[Path, str, Path], tmp_path: Path
+) -> None:
+    log, name, marker = evil_log
+    out = tmp_path / "out"
+    assert _replay(log, out, "--runtime", "local", "--agents", "macro_gap") == 0
+    assert not marker.exists() and name not in sys.modules
+    # the recorded market is the macro-gap run's, the agents the built-in scenario's
+    assert _hashes(out / "summary.json") == _hashes(recorded[1])
+
+
+@pytest.mark.parametrize(
+    "cls", ["unittest.__main__.main", "venv.__main__.X", "venv:main", "this.Agent", "..x.Y", ""]
+)
+def test_entry_point_dotted_paths_are_refused_without_import(
+    recorded: tuple[Path, Path], tmp_path: Path, capsys, cls: str
+) -> None:
+    bad = tmp_path / "entry.grlog"
+    _log_naming(recorded[0], bad, cls)
+    module = cls.partition(":")[0].rpartition(".")[0] if ":" not in cls else cls.partition(":")[0]
+    before = module in sys.modules
+    out = tmp_path / "out"
+    rc = _replay(bad, out, "--runtime", "local")
+    captured = capsys.readouterr()
+    assert rc == 2 and len(captured.err.strip().splitlines()) == 1, captured
+    assert repr(cls) in captured.err and "usage" not in captured.out.lower()
+    assert (module in sys.modules) == before and not out.exists()
+
+
+def test_a_custom_agent_run_replays_with_its_script_as_agents(tmp_path: Path, capsys) -> None:
+    script = str(Path(__file__).parents[2] / "scenarios" / "custom_agent.py")
+    log, run = tmp_path / "custom.grlog", tmp_path / "run"
+    small = ["--paths", "32", "--set", "days=2", "--set", "market.gap.day=1", "--no-progress"]
+    argv = ["run", script, "--runtime", "local", "--no-report", "--record", str(log)]
+    assert main([*argv, "--out", str(run), *small]) == 0
+    out = tmp_path / "out"
+    assert _replay(log, out, "--runtime", "local") == 2
+    err = capsys.readouterr().err
+    assert "'_gammaray_scenario_custom_agent.ScheduledDeltaHedger'" in err
+    assert _replay(log, out, "--runtime", "local", "--agents", script) == 0
+    assert _hashes(out / "summary.json") == _hashes(run / "summary.json")
+
+
+# ------------------------------------------------------- nesting bounded before decoding
+def _deep_event(depth: int) -> bytes:
+    """An event whose dataclass extension nests ``depth`` levels deep."""
+    obj = None
+    for _ in range(depth):
+        payload = msgpack.packb(["MarketEvent", {"spot": obj}], use_bin_type=True)
+        obj = msgpack.ExtType(DATACLASS_EXT, payload)
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def _log_with_event(good: Path, bad: Path, event: bytes) -> None:
+    with RecordReader(good) as r:
+        header = r.header
+        steps = list(r)
+    with RecordWriter(bad, header=header) as w:
+        for i, s in enumerate(steps):
+            if i != 1:
+                w.write(s)
+                continue
+            w._frame(STEP, msgpack.packb([event], use_bin_type=True))
+            w.steps += 1
+            w.events += 1
+
+
+@pytest.mark.parametrize("depth", [200, 10_000])
+def test_a_deeply_nested_event_is_one_line_not_a_crash(
+    recorded: tuple[Path, Path], tmp_path: Path, depth: int
+) -> None:
+    """200 levels segfaulted ``inspect`` and ``replay`` (exit -11); run in a child process."""
+    bad = tmp_path / "deep.grlog"
+    event = _deep_event(depth)
+    assert len(event) > 4000
+    _log_with_event(recorded[0], bad, event)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = tmp_path / "out"
+    for argv in (
+        ["inspect", str(bad)],
+        ["replay", str(bad), "--runtime", "local", "--out", str(out), "--no-progress"],
+    ):
+        code = f"import sys; from orchestration.cli import main; sys.exit(main({argv!r}))"
+        p = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+        )
+        err = p.stderr.strip()
+        assert p.returncode == 2, (argv[0], p.returncode, err[-2000:])
+        assert len(err.splitlines()) == 1 and "step 1, event 0 refused" in err, err
+        assert "nest more than 8 levels" in err
+    assert not out.exists()
+
+
+def test_inspect_into_a_closed_pipe_exits_quietly(recorded: tuple[Path, Path]) -> None:
+    """``gammaray inspect LOG | head``: no BrokenPipeError traceback, SIGPIPE's status."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for extra in ([], ["--json"]):
+        argv = ["inspect", str(recorded[0]), *extra]
+        code = f"import sys; from orchestration.cli import main; sys.exit(main({argv!r}))"
+        r, w = os.pipe()
+        os.close(r)  # the reader is gone before the first line is written
+        try:
+            p = subprocess.run(
+                [sys.executable, "-c", code],
+                stdout=w,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                timeout=120,
+            )
+        finally:
+            os.close(w)
+        assert p.stderr == "" and p.returncode == 141, p.stderr
+
+
+def test_inspect_escapes_control_characters_from_the_log(
+    recorded: tuple[Path, Path], tmp_path: Path, capsys
+) -> None:
+    with RecordReader(recorded[0]) as r:
+        header = json.loads(json.dumps(r.header))
+        steps = list(r)
+    header["scenario_name"] = "x\x1b[2Jy"
+    header["schema"]["MarketEvent"] = [1, "a\x07"]
+    bad = tmp_path / "esc.grlog"
+    with RecordWriter(bad, header=header) as w:
+        for step in steps:
+            w.write(step)
+    assert main(["inspect", str(bad)]) == 0
+    text = capsys.readouterr().out
+    assert "\x1b" not in text and "\x07" not in text
+    assert "x\\x1b[2Jy" in text and "1, a\\x07" in text
 
 
 def _absurd_log(good: Path, bad: Path) -> None:
@@ -236,3 +456,19 @@ def test_ray_replay_gives_the_recorded_runs_bits(
     assert rc == 0
     assert _hashes(out / "summary.json") == _hashes(summary)
     assert json.loads((out / "summary.json").read_text())["runtime"] == "ray"
+
+
+def test_ray_replay_imports_nothing_the_log_names(
+    recorded: tuple[Path, Path],
+    evil_log: tuple[Path, str, Path],
+    tmp_path: Path,
+    ray_session,
+    capsys,
+) -> None:
+    log, name, marker = evil_log
+    out = tmp_path / "ray"
+    assert _replay(log, out, "--runtime", "ray") == 2
+    assert f"'{name}.Evil'" in capsys.readouterr().err and not out.exists()
+    assert _replay(log, out, "--runtime", "ray", "--agents", "macro_gap") == 0
+    assert not marker.exists() and name not in sys.modules
+    assert _hashes(out / "summary.json") == _hashes(recorded[1])
