@@ -18,8 +18,9 @@ Two ways to put a recorded market in front of the agents:
 The table importers (:func:`load_table`: CSV through the standard library,
 Parquet through pyarrow, or an inline table) check the data and raise
 :class:`ReplayDataError` with one line naming the column, the row and the
-value: a missing column, unsorted or duplicate timestamps, a NaN, a
-non-positive price or vol.
+value: a missing column, unsorted or duplicate timestamps, a NaN or an
+infinity, a non-positive price or vol, an ATM vol above :data:`MAX_VOL`
+(500%: a percentage read as a decimal), a file that does not decompress.
 
 Units: spot in currency; vols decimal once read (``vol_units = "percent"``
 divides the ATM column by 100); skew in vol per unit log-moneyness; term in
@@ -32,6 +33,7 @@ import csv
 import gzip
 import math
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +50,9 @@ from market.surface import SurfaceState
 
 #: Cell values read as a missing number in a CSV file.
 MISSING = frozenset({"", "nan", "NaN", "NAN", "NA", "N/A", "null", "NULL", "None", "#N/A"})
+#: Highest ATM vol a table may hold once read, decimal (5.0 = 500%): a larger value is
+#: almost surely a percentage read as a decimal (20 for 20% would run at 2000% vol).
+MAX_VOL = 5.0
 #: File suffixes read as CSV and as Parquet.
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -141,7 +146,7 @@ def read_csv_columns(path: Path, columns: list[str]) -> dict[str, list[str]]:
                     out[c].append(row[j].strip())
     except ReplayDataError:
         raise
-    except (OSError, UnicodeDecodeError, csv.Error, EOFError) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error, EOFError, zlib.error) as exc:
         raise ReplayDataError(f"{path}: cannot read as CSV: {_one_line(exc)}") from None
     return out
 
@@ -301,6 +306,32 @@ def _check_values(
             )
 
 
+def _check_vol_ceiling(
+    source: str,
+    config: ReplayConfig,
+    raw: np.ndarray,
+    atm: np.ndarray,
+    times: np.ndarray,
+    rows: np.ndarray,
+) -> None:
+    """Refuse ATM vols above :data:`MAX_VOL` once read, suggesting the decimal form."""
+    bad = atm > MAX_VOL
+    if not bad.any():
+        return
+    i = int(np.argmax(bad))
+    name, value = config.atm_vol_column, float(raw[i])
+    where = f"{source}: column {name!r} row {int(rows[i])} ({_label(times, i)})"
+    ceiling = f"the {MAX_VOL:g} ({MAX_VOL:.0%}) ceiling"
+    if config.vol_units == "percent":
+        raise ReplayDataError(
+            f"{where}: {value:g} percent is a vol of {float(atm[i]):g}, above {ceiling}"
+        )
+    raise ReplayDataError(
+        f"{where}: vol {value:g} is above {ceiling}; vols are decimal (0.2 = 20%): "
+        f"write {value / 100:g} for {value:g}%, or set vol_units = 'percent'"
+    )
+
+
 def _window_bound(source: str, times: np.ndarray, bound: Any, which: str) -> np.datetime64:
     if times.dtype.kind != "M":
         raise ReplayDataError(
@@ -321,8 +352,10 @@ def load_table(config: ReplayConfig) -> ReplayData:
     Raises:
         ReplayDataError: One line naming what is wrong: an unreadable or
             unsupported file, a missing column, a value that is not a number,
-            unsorted or duplicate timestamps, a NaN, a non-positive spot or
-            ATM vol, fewer than two rows in the window.
+            unsorted or duplicate timestamps, a NaN or an infinity, a
+            non-positive spot or ATM vol, an ATM vol above :data:`MAX_VOL`
+            once read (suggesting the decimal form), fewer than two rows in
+            the window.
     """
     names = [config.time_column, config.spot_column, config.atm_vol_column]
     names += [c for c in (config.skew_column, config.term_column) if c is not None]
@@ -372,9 +405,9 @@ def load_table(config: ReplayConfig) -> ReplayData:
         return values
 
     spot = column(config.spot_column, positive=True)
-    atm = column(config.atm_vol_column, positive=True)
-    if config.vol_units == "percent":
-        atm = atm / 100.0
+    raw_atm = column(config.atm_vol_column, positive=True)
+    atm = raw_atm / 100.0 if config.vol_units == "percent" else raw_atm
+    _check_vol_ceiling(source, config, raw_atm, atm, times, rows)
     skew = None if config.skew_column is None else column(config.skew_column, positive=False)
     term = None if config.term_column is None else column(config.term_column, positive=False)
     return ReplayData(times=times, spot=spot, atm_vol=atm, skew=skew, term=term, rows=rows)

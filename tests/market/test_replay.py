@@ -17,6 +17,7 @@ from market._rng import BlockRNG
 from market.config import InstrumentSpec, MarketConfig, ReplayConfig
 from market.generators import GENERATORS, make_generator
 from market.replay import (
+    MAX_VOL,
     ReplayDataError,
     ReplayGenerator,
     check_horizon,
@@ -210,6 +211,96 @@ def test_bad_files_and_inline_tables(tmp_path: Path) -> None:
                 }
             )
         )
+
+
+@pytest.mark.parametrize(
+    ("units", "scale", "needle"),
+    [
+        (
+            "decimal",
+            1.0,
+            "column 'vix' row 1 (2020-03-02): vol 20 is above the 5 (500%) ceiling; vols are "
+            "decimal (0.2 = 20%): write 0.2 for 20%, or set vol_units = 'percent'",
+        ),
+        # 4, 5 (at the ceiling: allowed), 4.8, 6.2: the first refused is row 4
+        ("decimal", 0.2, "row 4 (2020-03-05): vol 6.2 is above the 5 (500%) ceiling"),
+        ("percent", 100.0, "row 1 (2020-03-02): 2000 percent is a vol of 20, above the 5 (500%)"),
+        ("decimal", 0.01, None),  # 0.20 ... 0.45: decimal, as it should be
+        ("decimal", 0.1, None),  # up to 4.5 (450%): below the ceiling
+    ],
+)
+def test_a_vol_above_the_ceiling_is_refused_suggesting_the_decimal_form(
+    tmp_path: Path, units: str, scale: float, needle: str | None
+) -> None:
+    rows = [(d, s, v * scale) for d, s, v in _good_rows()]
+    path = _csv(tmp_path / "v.csv", rows)
+    if needle is None:
+        data = load_table(_cfg(path, vol_units=units))
+        assert np.array_equal(data.atm_vol, np.array(VOLS) * scale)
+        assert data.atm_vol.max() <= MAX_VOL
+        return
+    with pytest.raises(ReplayDataError) as info:
+        load_table(_cfg(path, vol_units=units))
+    msg = str(info.value)
+    assert needle in msg and len(msg.splitlines()) == 1, msg
+
+
+def test_a_percent_table_read_as_decimal_is_a_one_line_exit_2(tmp_path: Path, capsys) -> None:
+    from orchestration.cli import main
+
+    path = _csv(tmp_path / "vix.csv", _good_rows())
+    script = tmp_path / "pct.py"
+    script.write_text(
+        "from orchestration import Scenario\n"
+        "SCENARIO = Scenario(name='pct', n_paths=1, days=3, configs={'x': {}}, market={\n"
+        f"    'kind': 'replay', 'replay': {{'path': {str(path)!r}, 'time_column': 'date',\n"
+        "    'spot_column': 'close', 'atm_vol_column': 'vix'}})\n"
+    )
+    out = tmp_path / "out"
+    assert main(["run", str(script), "--runtime", "local", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'vix'" in err and "write 0.2 for 20%" in err, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("cell", "column", "needle"),
+    [
+        ("inf", 1, "'close' is infinite at row 3 (2020-03-04)"),
+        ("-inf", 1, "'close' is infinite at row 3"),
+        ("Infinity", 2, "'vix' is infinite at row 3"),
+        ("1e400", 2, "'vix' is infinite at row 3"),
+    ],
+)
+def test_non_finite_spots_and_vols_are_refused(
+    tmp_path: Path, cell: str, column: int, needle: str
+) -> None:
+    rows = [list(r) for r in _good_rows()]
+    rows[2][column] = cell
+    with pytest.raises(ReplayDataError) as info:
+        load_table(_cfg(_csv(tmp_path / "f.csv", [tuple(r) for r in rows])))
+    assert needle in str(info.value), info.value
+
+
+def _gzip_cases(good: bytes) -> dict[str, bytes]:
+    return {
+        "truncated": good[: len(good) // 2],
+        "flipped": good[:20] + bytes([good[20] ^ 0xFF]) + good[21:],
+        "bad crc": good[:-8] + b"\0\0\0\0" + good[-4:],
+        "not gzip": b"date,close,vix\n",
+        "binary inside": gzip.compress(bytes(range(256)) * 4),
+    }
+
+
+@pytest.mark.parametrize("case", ["truncated", "flipped", "bad crc", "not gzip", "binary inside"])
+def test_a_corrupt_csv_gz_is_one_line(tmp_path: Path, case: str) -> None:
+    plain = _csv(tmp_path / "m.csv", _good_rows()).read_bytes()
+    path = tmp_path / "m.csv.gz"
+    path.write_bytes(_gzip_cases(gzip.compress(plain, mtime=0))[case])
+    with pytest.raises(ReplayDataError) as info:
+        load_table(_cfg(path))
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: cannot read as CSV: ") and len(msg.splitlines()) == 1, msg
 
 
 def test_replay_config_validates_its_data_as_a_scenario_error(tmp_path: Path) -> None:
