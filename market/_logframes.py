@@ -1,17 +1,87 @@
-"""Low-level pieces of the event-log format: msgpack headers, step splitting, depth bounds.
+"""Low-level pieces of the event-log format (:mod:`market.eventlog`).
 
-Everything here works on bytes without decoding events, so a crafted file is
-checked before anything recursive runs on it.
+Constants of the layout, the error type, the header's common part, msgpack
+headers, step splitting and the depth bounds. The byte-level pieces work
+without decoding events, so a crafted file is checked before anything
+recursive runs on it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.metadata
 import struct
 from typing import Any
 
 import msgpack
 
-from market.events import DATACLASS_EXT
+from market.events import DATACLASS_EXT, EVENT_TYPES, InstrumentQuote
+from market.surface import SurfaceState
+
+#: First bytes of every event log.
+MAGIC = b"GMRAYLOG"
+#: Version of the file layout this module writes and reads.
+FORMAT_VERSION = 1
+#: Format name stored in the header.
+FORMAT_NAME = "gammaray-event-log"
+#: Suggested file suffix.
+SUFFIX = ".grlog"
+#: Largest frame payload accepted (one step's events), bytes.
+MAX_FRAME_BYTES = 1 << 31
+#: Largest header or trailer payload accepted, bytes.
+MAX_META_BYTES = 64 << 20
+
+PREFIX = struct.Struct("<8sH")
+FRAME = struct.Struct("<cII")
+HEADER, STEP, TRAILER = b"H", b"S", b"T"
+KINDS = {HEADER: "header", STEP: "step", TRAILER: "trailer"}
+
+
+class EventLogError(ValueError):
+    """An event log that cannot be written or read; the message is one line."""
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def event_schema() -> dict[str, list[str]]:
+    """Field names of every event type (and nested type), as the header records them."""
+    types = [*EVENT_TYPES.values(), SurfaceState, InstrumentQuote]
+    return {cls.__name__: [f.name for f in dataclasses.fields(cls)] for cls in types}
+
+
+def gammaray_version() -> str:
+    """The installed gammaray distribution's version (``"unknown"`` if not installed)."""
+    try:
+        return importlib.metadata.version("gammaray")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def base_header(
+    facts: dict[str, Any] | None = None, meta: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The header map of a new log.
+
+    Args:
+        facts: Writer-specific entries placed after the version fields (JSON-able).
+        meta: Extra JSON-able facts (e.g. ``{"source": "gammaray run"}``).
+
+    Returns:
+        ``format``, ``format_version``, ``gammaray_version``, the ``facts``,
+        ``schema`` and ``meta``.
+    """
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "gammaray_version": gammaray_version(),
+        **(facts or {}),
+        "schema": event_schema(),
+        "meta": dict(meta or {}),
+    }
+
 
 #: Deepest nesting of event dataclasses accepted in one encoded event (an event
 #: holding quotes or a surface is 2 deep).

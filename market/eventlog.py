@@ -29,6 +29,7 @@ crc32 before it is decoded, and the trailer at the end. Every problem is a
 :class:`EventLogError` with one line: not an event log, a wrong format
 version, a truncated file, a flipped byte, an absurd declared size, a
 corrupt event, an event or header nested too deep.
+
 This module is the format alone, in the market layer, so that
 :mod:`market.replay` can read logs and :mod:`orchestration.recorder` write
 them without the market importing the orchestration. Nothing read from a
@@ -39,258 +40,61 @@ recursive runs on it (:mod:`market._logframes`).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import importlib.metadata
 import os
-import struct
-import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, cast
 
 import msgpack
 
 from market._logframes import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    FRAME,
+    HEADER,
+    KINDS,
+    MAGIC,
+    MAX_FRAME_BYTES,
+    MAX_META_BYTES,
+    PREFIX,
+    STEP,
+    SUFFIX,
+    TRAILER,
     DepthError,
-    array_header,
+    EventLogError,
     array_len,
-    bin_header,
+    base_header,
     check_event_depth,
     check_meta,
+    event_schema,
+    gammaray_version,
+    one_line,
     split_step,
 )
-from market.events import EVENT_TYPES, InstrumentQuote, decode, encode
-from market.surface import SurfaceState
+from market._logwriter import EventLogWriter
+from market.events import EVENT_TYPES, decode
 
-#: First bytes of every event log.
-MAGIC = b"GMRAYLOG"
-#: Version of the file layout this module writes and reads.
-FORMAT_VERSION = 1
-#: Format name stored in the header.
-FORMAT_NAME = "gammaray-event-log"
-#: Suggested file suffix.
-SUFFIX = ".grlog"
-#: Largest frame payload accepted (one step's events), bytes.
-MAX_FRAME_BYTES = 1 << 31
-#: Largest header or trailer payload accepted, bytes.
-MAX_META_BYTES = 64 << 20
-
-_PREFIX = struct.Struct("<8sH")
-_FRAME = struct.Struct("<cII")
-HEADER, STEP, TRAILER = b"H", b"S", b"T"
-_KINDS = {HEADER: "header", STEP: "step", TRAILER: "trailer"}
-
-
-class EventLogError(ValueError):
-    """An event log that cannot be written or read; the message is one line."""
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def event_schema() -> dict[str, list[str]]:
-    """Field names of every event type (and nested type), as the header records them."""
-    types = [*EVENT_TYPES.values(), SurfaceState, InstrumentQuote]
-    return {cls.__name__: [f.name for f in dataclasses.fields(cls)] for cls in types}
-
-
-def gammaray_version() -> str:
-    """The installed gammaray distribution's version (``"unknown"`` if not installed)."""
-    try:
-        return importlib.metadata.version("gammaray")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def base_header(
-    facts: dict[str, Any] | None = None, meta: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The header map of a new log.
-
-    Args:
-        facts: Writer-specific entries placed after the version fields (JSON-able).
-        meta: Extra JSON-able facts (e.g. ``{"source": "gammaray run"}``).
-
-    Returns:
-        ``format``, ``format_version``, ``gammaray_version``, the ``facts``,
-        ``schema`` and ``meta``.
-    """
-    return {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "gammaray_version": gammaray_version(),
-        **(facts or {}),
-        "schema": event_schema(),
-        "meta": dict(meta or {}),
-    }
-
-
-class EventLogWriter:
-    """Write an event log, one step at a time, finished atomically.
-
-    Use it as a context manager: on a clean exit the log is finished
-    (:meth:`close`); on an exception it is discarded (:meth:`abort`) and
-    nothing is left at ``path``. :meth:`write` (or the writer itself: it is
-    callable) is the ``record`` callback of
-    :func:`~orchestration.engine.run_protocol` and the runtimes.
-
-    Args:
-        path: Destination file (its folder must exist).
-        header: The header map (:func:`base_header`, or another log's
-            :attr:`EventLogReader.header`, to copy or filter a log).
-
-    Raises:
-        EventLogError: The destination folder does not exist or ``path`` is a folder.
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        header: dict[str, Any] | None = None,
-    ) -> None:
-        self.path = Path(path)
-        parent = self.path.parent
-        if not parent.is_dir():
-            raise EventLogError(
-                f"cannot write {str(self.path)!r}: folder {str(parent)!r} is missing"
-            )
-        if self.path.is_dir():
-            raise EventLogError(f"cannot write {str(self.path)!r}: it is a folder")
-        self.header = base_header() if header is None else dict(header)
-        self.steps = 0
-        self.events = 0
-        self.counts: dict[str, int] = {}
-        self.bytes_written = 0
-        self._hash = hashlib.sha256()
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=parent)
-        self._tmp = Path(tmp)
-        self._fh: IO[bytes] | None = os.fdopen(fd, "wb", buffering=1 << 20)
-        try:
-            self._raw(_PREFIX.pack(MAGIC, FORMAT_VERSION))
-            self._frame(HEADER, msgpack.packb(self.header, use_bin_type=True))
-        except BaseException:
-            self.abort()
-            raise
-
-    def __enter__(self) -> EventLogWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is not None:
-            self.abort()
-        elif self._fh is not None:
-            self.close()
-
-    def _raw(self, data: bytes) -> None:
-        assert self._fh is not None
-        self._fh.write(data)
-        self._hash.update(data)
-        self.bytes_written += len(data)
-
-    def _frame(self, kind: bytes, *pieces: bytes) -> None:
-        """Write one frame whose payload is the concatenation of ``pieces`` (not copied)."""
-        if self._fh is None:
-            raise EventLogError(f"{self.path}: the log is already closed")
-        length = sum(len(p) for p in pieces)
-        if length > MAX_FRAME_BYTES:
-            raise EventLogError(
-                f"{self.path}: a {_KINDS[kind]} of {length:,} bytes is over the "
-                f"{MAX_FRAME_BYTES:,}-byte frame limit"
-            )
-        head = struct.pack("<cI", kind, length)
-        crc = zlib.crc32(head)
-        for p in pieces:
-            crc = zlib.crc32(p, crc)
-        self._raw(head + struct.pack("<I", crc))
-        for p in pieces:
-            self._raw(p)
-
-    def write(self, events: tuple[Any, ...]) -> None:
-        """Append one step's events (the market's ``start()`` / ``step()`` result).
-
-        The frame's payload is a msgpack array of msgpack ``bin`` values, each
-        one event as :func:`market.events.encode` gives it.
-
-        Args:
-            events: The step's events, in order.
-
-        Raises:
-            EventLogError: The log is closed, or the step is over the frame limit.
-            TypeError: An event holds a value the codec cannot encode.
-        """
-        pieces = [array_header(len(events))]
-        for e in events:
-            data = encode(e)
-            pieces += (bin_header(len(data)), data)
-        self._frame(STEP, *pieces)
-        self.steps += 1
-        self.events += len(events)
-        for e in events:
-            name = type(e).__name__
-            self.counts[name] = self.counts.get(name, 0) + 1
-
-    __call__ = write
-
-    def close(self) -> dict[str, Any]:
-        """Write the trailer, fsync and move the log to its final path.
-
-        Returns:
-            The trailer: ``steps``, ``events``, ``counts`` by type, ``sha256``
-            (of every byte before the trailer) and ``bytes`` (file size).
-        """
-        if self._fh is None:
-            raise EventLogError(f"{self.path}: the log is already closed")
-        trailer = {
-            "steps": self.steps,
-            "events": self.events,
-            "counts": dict(self.counts),
-            "sha256": self._hash.hexdigest(),
-        }
-        try:
-            self._frame(TRAILER, msgpack.packb(trailer, use_bin_type=True))
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-            self._fh = None
-            os.replace(self._tmp, self.path)
-        except BaseException:
-            self.abort()
-            raise
-        _fsync_dir(self.path.parent)
-        return {**trailer, "bytes": self.bytes_written}
-
-    def abort(self) -> None:
-        """Discard the log: close and delete the temporary file."""
-        if self._fh is not None:
-            try:
-                self._fh.close()
-            finally:
-                self._fh = None
-        if self._tmp.exists():
-            self._tmp.unlink()
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "HEADER",
+    "MAGIC",
+    "MAX_FRAME_BYTES",
+    "MAX_META_BYTES",
+    "STEP",
+    "SUFFIX",
+    "TRAILER",
+    "EventLogError",
+    "EventLogReader",
+    "EventLogWriter",
+    "base_header",
+    "event_schema",
+    "gammaray_version",
+    "read_header",
+    "split_step",
+]
 
 
 class EventLogReader:
@@ -330,7 +134,7 @@ class EventLogReader:
         except IsADirectoryError:
             raise EventLogError(f"event log {str(self.path)!r} is a folder") from None
         except OSError as exc:
-            raise EventLogError(f"cannot open {str(self.path)!r}: {_one_line(exc)}") from None
+            raise EventLogError(f"cannot open {str(self.path)!r}: {one_line(exc)}") from None
         self.size = os.fstat(self._fh.fileno()).st_size
         self._pos = 0
         self._hash = hashlib.sha256()
@@ -371,14 +175,14 @@ class EventLogReader:
 
     def _read_header(self) -> dict[str, Any]:
         assert self._fh is not None
-        prefix = self._fh.read(_PREFIX.size)
-        if len(prefix) < _PREFIX.size or not prefix.startswith(MAGIC):
+        prefix = self._fh.read(PREFIX.size)
+        if len(prefix) < PREFIX.size or not prefix.startswith(MAGIC):
             if MAGIC.startswith(prefix) and prefix:
                 raise self._err("truncated: the file ends inside its first bytes")
             raise self._err("not a gammaray event log (no GMRAYLOG magic at the start)")
         self._pos = len(prefix)
         self._hash.update(prefix)
-        _, version = _PREFIX.unpack(prefix)
+        _, version = PREFIX.unpack(prefix)
         if version != FORMAT_VERSION:
             raise self._err(
                 f"format version {version} is not supported (this gammaray reads version "
@@ -386,7 +190,7 @@ class EventLogReader:
             )
         kind, payload = self._frame(MAX_META_BYTES)
         if kind != HEADER:
-            raise self._err(f"the first frame is a {_KINDS.get(kind, repr(kind))}, not the header")
+            raise self._err(f"the first frame is a {KINDS.get(kind, repr(kind))}, not the header")
         header = self._unpack(payload, "header")
         if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
             raise self._err("the header frame is not a gammaray event-log header")
@@ -416,15 +220,15 @@ class EventLogReader:
         except DepthError as exc:
             raise self._err(f"{what} refused: {exc}") from None
         except Exception as exc:
-            raise self._err(f"corrupt {what}: {_one_line(exc)}") from None
+            raise self._err(f"corrupt {what}: {one_line(exc)}") from None
         return obj
 
     def _frame(self, limit: int) -> tuple[bytes, bytes]:
         """Read, check and hash the next frame; its kind and payload."""
         start = self._pos
-        head = self._read(_FRAME.size, "a frame header")
-        kind, length, crc = _FRAME.unpack(head)
-        if kind not in _KINDS:
+        head = self._read(FRAME.size, "a frame header")
+        kind, length, crc = FRAME.unpack(head)
+        if kind not in KINDS:
             raise self._err(f"corrupt frame at byte {start}: unknown frame kind {kind!r}")
         if length > limit:
             raise self._err(
@@ -438,7 +242,7 @@ class EventLogReader:
             )
         payload = self._read(length, "a frame")
         if zlib.crc32(payload, zlib.crc32(head[:5])) != crc:
-            raise self._err(f"checksum mismatch in the {_KINDS[kind]} frame at byte {start}")
+            raise self._err(f"checksum mismatch in the {KINDS[kind]} frame at byte {start}")
         if kind != TRAILER:
             self._hash.update(head)
             self._hash.update(payload)
@@ -500,7 +304,7 @@ class EventLogReader:
             except DepthError as exc:
                 raise self._err(f"step {self.steps_read}, event {i} refused: {exc}") from None
             except Exception as exc:
-                raise self._err(f"step {self.steps_read}, event {i}: {_one_line(exc)}") from None
+                raise self._err(f"step {self.steps_read}, event {i}: {one_line(exc)}") from None
             try:
                 event = decode(cast(bytes, data))  # a view: msgpack reads any buffer
             except Exception as exc:
@@ -511,7 +315,7 @@ class EventLogReader:
                         f", whose {', '.join(self.schema_changes)} had other fields)"
                     )
                 raise self._err(
-                    f"step {self.steps_read}, event {i}: {_one_line(exc)}{note}"
+                    f"step {self.steps_read}, event {i}: {one_line(exc)}{note}"
                 ) from None
             if type(event).__name__ not in EVENT_TYPES or not isinstance(
                 event, EVENT_TYPES[type(event).__name__]

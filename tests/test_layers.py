@@ -164,6 +164,6 @@ def test_no_import_circle_among_the_orchestration_modules() -> None:
 
 
 def test_the_event_log_format_is_in_the_market_layer() -> None:
-    assert "orchestration.recorder" not in IMPORTS["market.replay"]
-    assert "market.eventlog" in IMPORTS["market.replay"]
+    log_replay = IMPORTS["market.replay"] | IMPORTS["market._log_replay"]
+    assert "orchestration.recorder" not in log_replay and "market.eventlog" in log_replay
     assert "orchestration.cli" not in IMPORTS["orchestration.cli_replay"]

@@ -1,0 +1,193 @@
+"""The event-log writer: frames streamed to a temporary file, finished atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import msgpack
+
+from market._logframes import (
+    FORMAT_VERSION,
+    HEADER,
+    KINDS,
+    MAGIC,
+    MAX_FRAME_BYTES,
+    PREFIX,
+    STEP,
+    TRAILER,
+    EventLogError,
+    array_header,
+    base_header,
+    bin_header,
+)
+from market.events import encode
+
+
+class EventLogWriter:
+    """Write an event log, one step at a time, finished atomically.
+
+    Use it as a context manager: on a clean exit the log is finished
+    (:meth:`close`); on an exception it is discarded (:meth:`abort`) and
+    nothing is left at ``path``. :meth:`write` (or the writer itself: it is
+    callable) is the ``record`` callback of
+    :func:`~orchestration.engine.run_protocol` and the runtimes.
+
+    Args:
+        path: Destination file (its folder must exist).
+        header: The header map (:func:`base_header`, or another log's
+            :attr:`EventLogReader.header`, to copy or filter a log).
+
+    Raises:
+        EventLogError: The destination folder does not exist or ``path`` is a folder.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        header: dict[str, Any] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        parent = self.path.parent
+        if not parent.is_dir():
+            raise EventLogError(
+                f"cannot write {str(self.path)!r}: folder {str(parent)!r} is missing"
+            )
+        if self.path.is_dir():
+            raise EventLogError(f"cannot write {str(self.path)!r}: it is a folder")
+        self.header = base_header() if header is None else dict(header)
+        self.steps = 0
+        self.events = 0
+        self.counts: dict[str, int] = {}
+        self.bytes_written = 0
+        self._hash = hashlib.sha256()
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=parent)
+        self._tmp = Path(tmp)
+        self._fh: IO[bytes] | None = os.fdopen(fd, "wb", buffering=1 << 20)
+        try:
+            self._raw(PREFIX.pack(MAGIC, FORMAT_VERSION))
+            self._frame(HEADER, msgpack.packb(self.header, use_bin_type=True))
+        except BaseException:
+            self.abort()
+            raise
+
+    def __enter__(self) -> EventLogWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self.abort()
+        elif self._fh is not None:
+            self.close()
+
+    def _raw(self, data: bytes) -> None:
+        assert self._fh is not None
+        self._fh.write(data)
+        self._hash.update(data)
+        self.bytes_written += len(data)
+
+    def _frame(self, kind: bytes, *pieces: bytes) -> None:
+        """Write one frame whose payload is the concatenation of ``pieces`` (not copied)."""
+        if self._fh is None:
+            raise EventLogError(f"{self.path}: the log is already closed")
+        length = sum(len(p) for p in pieces)
+        if length > MAX_FRAME_BYTES:
+            raise EventLogError(
+                f"{self.path}: a {KINDS[kind]} of {length:,} bytes is over the "
+                f"{MAX_FRAME_BYTES:,}-byte frame limit"
+            )
+        head = struct.pack("<cI", kind, length)
+        crc = zlib.crc32(head)
+        for p in pieces:
+            crc = zlib.crc32(p, crc)
+        self._raw(head + struct.pack("<I", crc))
+        for p in pieces:
+            self._raw(p)
+
+    def write(self, events: tuple[Any, ...]) -> None:
+        """Append one step's events (the market's ``start()`` / ``step()`` result).
+
+        The frame's payload is a msgpack array of msgpack ``bin`` values, each
+        one event as :func:`market.events.encode` gives it.
+
+        Args:
+            events: The step's events, in order.
+
+        Raises:
+            EventLogError: The log is closed, or the step is over the frame limit.
+            TypeError: An event holds a value the codec cannot encode.
+        """
+        pieces = [array_header(len(events))]
+        for e in events:
+            data = encode(e)
+            pieces += (bin_header(len(data)), data)
+        self._frame(STEP, *pieces)
+        self.steps += 1
+        self.events += len(events)
+        for e in events:
+            name = type(e).__name__
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+    __call__ = write
+
+    def close(self) -> dict[str, Any]:
+        """Write the trailer, fsync and move the log to its final path.
+
+        Returns:
+            The trailer: ``steps``, ``events``, ``counts`` by type, ``sha256``
+            (of every byte before the trailer) and ``bytes`` (file size).
+        """
+        if self._fh is None:
+            raise EventLogError(f"{self.path}: the log is already closed")
+        trailer = {
+            "steps": self.steps,
+            "events": self.events,
+            "counts": dict(self.counts),
+            "sha256": self._hash.hexdigest(),
+        }
+        try:
+            self._frame(TRAILER, msgpack.packb(trailer, use_bin_type=True))
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            self._fh = None
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        _fsync_dir(self.path.parent)
+        return {**trailer, "bytes": self.bytes_written}
+
+    def abort(self) -> None:
+        """Discard the log: close and delete the temporary file."""
+        if self._fh is not None:
+            try:
+                self._fh.close()
+            finally:
+                self._fh = None
+        if self._tmp.exists():
+            self._tmp.unlink()
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
