@@ -9,6 +9,7 @@ import struct
 import tempfile
 import time
 import tracemalloc
+import zlib
 from pathlib import Path
 
 import msgpack
@@ -19,8 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from market._logframes import DepthError, check_event_depth
 from market.events import (
     ALLOWED_DTYPES,
+    DATACLASS_EXT,
     EVENT_TYPES,
     Announcement,
     BudgetUpdate,
@@ -40,11 +43,14 @@ from orchestration import config_metrics, run_local
 from orchestration.recorder import (
     FORMAT_VERSION,
     MAGIC,
+    MAX_EVENT_DEPTH,
+    MAX_META_DEPTH,
     STEP,
     RecordError,
     RecordReader,
     RecordWriter,
     event_schema,
+    make_header,
     read_header,
 )
 
@@ -405,6 +411,91 @@ def test_an_absurd_declared_array_size_is_refused_before_allocating(tmp_path: Pa
     # The checksums are fine: only decoding refuses it.
     with RecordReader(bad) as r:
         assert r.verify()["steps"] == 2
+
+
+def _nested_event(depth: int) -> bytes:
+    """An encoded event whose dataclass extensions nest ``depth`` levels deep."""
+    obj = None
+    for _ in range(depth):
+        payload = msgpack.packb(["MarketEvent", {"spot": obj}], use_bin_type=True)
+        obj = msgpack.ExtType(DATACLASS_EXT, payload)
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def test_event_depth_is_checked_iteratively_before_decoding(gap_log: Path) -> None:
+    """Real events are 2 deep; a crafted one is refused at the limit, however deep."""
+    with RecordReader(gap_log) as r:
+        quote_event = r.read_step()[-1]
+    assert isinstance(quote_event, MarketEvent) and quote_event.quotes
+    check_event_depth(encode(quote_event))  # event -> quotes / surface: fine
+    check_event_depth(_nested_event(MAX_EVENT_DEPTH))  # at the limit: passes (then fails decode)
+    for depth in (MAX_EVENT_DEPTH + 1, 200, 10_000):
+        with pytest.raises(DepthError, match=f"more than {MAX_EVENT_DEPTH} levels"):
+            check_event_depth(_nested_event(depth))
+    with pytest.raises(ValueError):
+        check_event_depth(b"\xc1")  # not msgpack
+
+
+@pytest.mark.parametrize("depth", [150, 200, 10_000])
+def test_a_deeply_nested_event_is_a_one_line_refusal(tmp_path: Path, depth: int) -> None:
+    bad = tmp_path / "deep.grlog"
+    with RecordWriter(bad) as w:
+        w.write((EndOfRun(step=0, sender="m", time=0.0),))
+        w._frame(STEP, msgpack.packb([_nested_event(depth)], use_bin_type=True))
+        w.steps += 1
+        w.events += 1
+    msg = _one_line_error(bad)
+    assert f"step 1, event 0 refused: events nest more than {MAX_EVENT_DEPTH} levels" in msg
+
+
+def _deep_list(depth: int) -> list:
+    node: list = []
+    for _ in range(depth):
+        node = [node]
+    return node
+
+
+@pytest.mark.parametrize(
+    ("meta", "needle"),
+    [
+        ({"x": _deep_list(MAX_META_DEPTH)}, "header refused: lists and maps nest more than 64"),
+        ({"x": b"raw"}, "corrupt header: a bytes value where only JSON-like data belongs"),
+        ({"x": msgpack.ExtType(1, b"")}, "corrupt header: a ExtType value"),
+    ],
+)
+def test_a_header_that_is_not_plain_bounded_data_is_refused(
+    tmp_path: Path, meta: dict, needle: str
+) -> None:
+    bad = tmp_path / "h.grlog"
+    header = {**make_header(None), "meta": meta}
+    with RecordWriter(bad, header=header):
+        pass
+    with pytest.raises(RecordError) as info:
+        RecordReader(bad)
+    msg = str(info.value)
+    assert needle in msg and len(msg.splitlines()) == 1, msg
+    ok = tmp_path / "ok.grlog"
+    deepest = _deep_list(MAX_META_DEPTH - 3)  # header map, meta map, then 62 lists: 64 deep
+    with RecordWriter(ok, header={**header, "meta": {"x": deepest}}):
+        pass
+    assert read_header(ok)["meta"]["x"] == deepest
+
+
+def test_a_header_past_msgpacks_own_stack_is_one_line(tmp_path: Path) -> None:
+    """5,000 nested lists (more than msgpack can even write): msgpack's StackError, one line."""
+    marker = msgpack.packb("PLACEHOLDER")
+    payload = msgpack.packb({**make_header(None), "meta": "PLACEHOLDER"}, use_bin_type=True)
+    payload = payload.replace(marker, b"\x91" * 5000 + b"\x90")
+    head = struct.pack("<cI", b"H", len(payload))
+    crc = zlib.crc32(payload, zlib.crc32(head))
+    bad = tmp_path / "stack.grlog"
+    bad.write_bytes(
+        MAGIC + struct.pack("<H", FORMAT_VERSION) + head + struct.pack("<I", crc) + payload
+    )
+    with pytest.raises(RecordError) as info:
+        RecordReader(bad)
+    msg = str(info.value)
+    assert "corrupt header: StackError" in msg and len(msg.splitlines()) == 1, msg
 
 
 def test_an_absurd_frame_length_is_refused_without_reading(gap_log: Path, tmp_path: Path) -> None:
