@@ -1,9 +1,8 @@
 """Low-level pieces of the event-log format (:mod:`market.eventlog`).
 
 Constants of the layout, the error type, the header's common part, msgpack
-headers, step splitting and the depth bounds. The byte-level pieces work
-without decoding events, so a crafted file is checked before anything
-recursive runs on it.
+headers, step splitting and the header's depth bound (an event's own
+nesting is bounded by :func:`market.events.decode`).
 """
 
 from __future__ import annotations
@@ -13,9 +12,7 @@ import importlib.metadata
 import struct
 from typing import Any
 
-import msgpack
-
-from market.events import DATACLASS_EXT, EVENT_TYPES, InstrumentQuote
+from market.events import EVENT_TYPES, MAX_NESTING, InstrumentQuote
 from market.surface import SurfaceState
 
 #: First bytes of every event log.
@@ -84,8 +81,8 @@ def base_header(
 
 
 #: Deepest nesting of event dataclasses accepted in one encoded event (an event
-#: holding quotes or a surface is 2 deep).
-MAX_EVENT_DEPTH = 8
+#: holding quotes or a surface is 2 deep); :func:`market.events.decode` enforces it.
+MAX_EVENT_DEPTH = MAX_NESTING
 #: Deepest nesting of lists and maps accepted in a header or trailer.
 MAX_META_DEPTH = 64
 
@@ -157,40 +154,6 @@ def split_step(payload: bytes) -> list[memoryview] | None:
         out.append(view[pos : pos + length])
         pos += length
     return out if pos == end else None
-
-
-def check_event_depth(data: bytes | memoryview, limit: int = MAX_EVENT_DEPTH) -> None:
-    """Refuse an encoded event whose dataclasses nest deeper than ``limit``.
-
-    :func:`market.events.decode` decodes a nested dataclass from inside the
-    msgpack extension hook of its parent, so each level of nesting is a level
-    of C recursion; a crafted event a few hundred levels deep would overflow
-    the stack. This walk is iterative: each dataclass payload is unpacked once
-    with a hook that only collects the payloads nested in it (no recursion),
-    and the walk stops at the first payload past the limit. Plain list and map
-    nesting inside one payload is bounded by msgpack's own stack.
-
-    Args:
-        data: One encoded event (what :func:`market.events.encode` gives).
-        limit: Deepest dataclass nesting accepted (the event itself is 1).
-
-    Raises:
-        DepthError: Nested deeper than ``limit``.
-        ValueError: The bytes are not msgpack (msgpack's own error).
-    """
-    work: list[tuple[Any, int]] = [(data, 0)]
-    while work:
-        buf, depth = work.pop()
-        found: list[bytes] = []
-
-        def hook(code: int, payload: bytes, found: list[bytes] = found) -> None:
-            if code == DATACLASS_EXT:
-                found.append(payload)
-
-        msgpack.unpackb(buf, ext_hook=hook, raw=False, strict_map_key=False)
-        if found and depth + 1 > limit:
-            raise DepthError(f"events nest more than {limit} levels deep")
-        work.extend((p, depth + 1) for p in found)
 
 
 def check_meta(obj: Any, limit: int = MAX_META_DEPTH) -> None:

@@ -34,8 +34,9 @@ This module is the format alone, in the market layer, so that
 :mod:`market.replay` can read logs and :mod:`orchestration.recorder` write
 them without the market importing the orchestration. Nothing read from a
 log is ever imported or executed: the header is plain msgpack data, and
-nesting (events inside events, lists inside maps) is bounded before anything
-recursive runs on it (:mod:`market._logframes`).
+nesting is bounded before anything recursive runs on it: events inside
+events by :func:`market.events.decode` (:data:`market.events.MAX_NESTING`),
+lists inside maps of the header and trailer by :mod:`market._logframes`.
 """
 
 from __future__ import annotations
@@ -66,7 +67,6 @@ from market._logframes import (
     EventLogError,
     array_len,
     base_header,
-    check_event_depth,
     check_meta,
     event_schema,
     gammaray_version,
@@ -299,12 +299,6 @@ class EventLogReader:
             raise self._err(f"step {self.steps_read} is not a list of encoded events")
         events = []
         for i, data in enumerate(raw):
-            try:
-                check_event_depth(data)  # before decode(), whose nesting recurses in C
-            except DepthError as exc:
-                raise self._err(f"step {self.steps_read}, event {i} refused: {exc}") from None
-            except Exception as exc:
-                raise self._err(f"step {self.steps_read}, event {i}: {one_line(exc)}") from None
             try:
                 event = decode(cast(bytes, data))  # a view: msgpack reads any buffer
             except Exception as exc:

@@ -18,6 +18,7 @@ user key inside a dict field can be mistaken for a type tag.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -34,6 +35,10 @@ ALLOWED_DTYPES = frozenset(
 )
 #: Largest array a decoder accepts, in elements (guards against absurd sizes).
 MAX_ARRAY_ELEMENTS = 1 << 31
+#: Deepest nesting of dataclasses a decoder accepts (an event holding quotes or a
+#: surface is 2 deep). Each level is a level of C recursion in msgpack, so a crafted
+#: payload a few hundred levels deep would otherwise overflow the stack.
+MAX_NESTING = 8
 
 
 class EventDecodeError(ValueError):
@@ -363,9 +368,12 @@ def _decode_array(data: bytes) -> np.ndarray:
     return np.frombuffer(raw, dtype=dt).reshape(shape).copy()
 
 
-def _decode_dataclass(data: bytes) -> Any:
+def _decode_dataclass(data: bytes, depth: int) -> Any:
+    """Decode a dataclass payload found at nesting ``depth`` (the event itself is 1)."""
     try:
-        name, fields = msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=True)
+        name, fields = msgpack.unpackb(
+            data, ext_hook=_ext_hook(depth), raw=False, strict_map_key=True
+        )
     except EventDecodeError:
         raise
     except Exception as exc:
@@ -387,12 +395,23 @@ def _decode_dataclass(data: bytes) -> Any:
     return cls(**fields)
 
 
-def _ext_hook(code: int, data: bytes) -> Any:
-    if code == NDARRAY_EXT:
-        return _decode_array(data)
-    if code == DATACLASS_EXT:
-        return _decode_dataclass(data)
-    raise EventDecodeError(f"unknown msgpack extension type {code}")
+def _ext_hook(depth: int) -> Callable[[int, bytes], Any]:
+    """The msgpack extension hook for values nested inside a payload at ``depth``.
+
+    The depth travels with the hook (no global state); a dataclass past
+    :data:`MAX_NESTING` is refused before it is unpacked.
+    """
+
+    def hook(code: int, data: bytes) -> Any:
+        if code == NDARRAY_EXT:
+            return _decode_array(data)
+        if code == DATACLASS_EXT:
+            if depth >= MAX_NESTING:
+                raise EventDecodeError(f"events nest more than {MAX_NESTING} levels deep")
+            return _decode_dataclass(data, depth + 1)
+        raise EventDecodeError(f"unknown msgpack extension type {code}")
+
+    return hook
 
 
 def encode(event: Any) -> bytes:
@@ -417,10 +436,12 @@ def decode(data: bytes) -> Any:
         The event, equal to the one encoded.
 
     Raises:
-        EventDecodeError: The bytes are not a valid encoded event.
+        EventDecodeError: The bytes are not a valid encoded event (dataclasses
+            nested more than :data:`MAX_NESTING` deep included: refused before
+            the deeper levels are unpacked).
     """
     try:
-        obj = msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=True)
+        obj = msgpack.unpackb(data, ext_hook=_ext_hook(0), raw=False, strict_map_key=True)
     except EventDecodeError:
         raise
     except Exception as exc:

@@ -297,7 +297,7 @@ def test_a_deeply_nested_event_is_one_line_not_a_crash(
         )
         err = p.stderr.strip()
         assert p.returncode == 2, (argv[0], p.returncode, err[-2000:])
-        assert len(err.splitlines()) == 1 and "step 1, event 0 refused" in err, err
+        assert len(err.splitlines()) == 1 and "step 1, event 0: events" in err, err
         assert "nest more than 8 levels" in err
     assert not out.exists()
 

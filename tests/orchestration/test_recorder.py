@@ -20,7 +20,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from market._logframes import DepthError, check_event_depth
 from market.events import (
     ALLOWED_DTYPES,
     DATACLASS_EXT,
@@ -28,12 +27,14 @@ from market.events import (
     Announcement,
     BudgetUpdate,
     EndOfRun,
+    EventDecodeError,
     Fill,
     InstrumentQuote,
     MarketEvent,
     ModelAlert,
     Order,
     RiskSnapshot,
+    decode,
     encode,
     events_equal,
 )
@@ -422,18 +423,17 @@ def _nested_event(depth: int) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)
 
 
-def test_event_depth_is_checked_iteratively_before_decoding(gap_log: Path) -> None:
+def test_event_nesting_is_bounded_before_the_deeper_levels_are_unpacked(gap_log: Path) -> None:
     """Real events are 2 deep; a crafted one is refused at the limit, however deep."""
     with RecordReader(gap_log) as r:
         quote_event = r.read_step()[-1]
     assert isinstance(quote_event, MarketEvent) and quote_event.quotes
-    check_event_depth(encode(quote_event))  # event -> quotes / surface: fine
-    check_event_depth(_nested_event(MAX_EVENT_DEPTH))  # at the limit: passes (then fails decode)
+    assert events_equal(decode(encode(quote_event)), quote_event)
+    with pytest.raises(EventDecodeError, match="missing fields"):  # at the limit: unpacked
+        decode(_nested_event(MAX_EVENT_DEPTH))
     for depth in (MAX_EVENT_DEPTH + 1, 200, 10_000):
-        with pytest.raises(DepthError, match=f"more than {MAX_EVENT_DEPTH} levels"):
-            check_event_depth(_nested_event(depth))
-    with pytest.raises(ValueError):
-        check_event_depth(b"\xc1")  # not msgpack
+        with pytest.raises(EventDecodeError, match=f"more than {MAX_EVENT_DEPTH} levels deep"):
+            decode(_nested_event(depth))
 
 
 @pytest.mark.parametrize("depth", [150, 200, 10_000])
@@ -445,7 +445,7 @@ def test_a_deeply_nested_event_is_a_one_line_refusal(tmp_path: Path, depth: int)
         w.steps += 1
         w.events += 1
     msg = _one_line_error(bad)
-    assert f"step 1, event 0 refused: events nest more than {MAX_EVENT_DEPTH} levels" in msg
+    assert f"step 1, event 0: events nest more than {MAX_EVENT_DEPTH} levels deep" in msg
 
 
 def _deep_list(depth: int) -> list:
