@@ -31,6 +31,22 @@ def _freeze(obj: Any) -> None:
             _freeze(getattr(obj, name))
 
 
+def _count(path: Path, header: dict[str, Any], key: str, least: int) -> int | None:
+    """A whole-number header entry (``n_steps``, ``n_paths``), None when absent.
+
+    Raises:
+        EventLogError: It is not a whole number of at least ``least``.
+    """
+    value = header.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise EventLogError(
+            f"{path}: the header's {key} must be a whole number >= {least}, got {value!r:.60}"
+        )
+    return value
+
+
 class LogReplayMarket:
     """A market source that streams the steps of a recorded event log.
 
@@ -59,11 +75,11 @@ class LogReplayMarket:
         self.path = Path(path).absolute()
         with EventLogReader(self.path) as reader:
             self.header: dict[str, Any] = reader.header
-            n_steps = reader.header.get("n_steps")
+            n_steps = _count(self.path, self.header, "n_steps", 0)
             if n_steps is None:
                 n_steps = int(reader.verify()["steps"]) - 1
-        self.n_steps = int(n_steps)
-        self.n_paths = self.header.get("n_paths")
+        self.n_steps = n_steps
+        self.n_paths = _count(self.path, self.header, "n_paths", 1)
         self.step_index = 0
         self._started = False
         self._reader: Any = None

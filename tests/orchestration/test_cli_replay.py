@@ -252,6 +252,36 @@ def test_a_custom_agent_run_replays_with_its_script_as_agents(tmp_path: Path, ca
     assert _hashes(out / "summary.json") == _hashes(run / "summary.json")
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "needle"),
+    [
+        ("n_steps", "x", "the header's n_steps must be a whole number >= 0, got 'x'"),
+        ("n_steps", [1], "n_steps must be a whole number >= 0, got [1]"),
+        ("n_steps", -5, "n_steps must be a whole number >= 0, got -5"),
+        ("n_steps", float("inf"), "n_steps must be a whole number >= 0, got inf"),
+        ("n_steps", True, "n_steps must be a whole number >= 0, got True"),
+        ("n_paths", 0, "n_paths must be a whole number >= 1, got 0"),
+        ("scenario", [1], "the log records no scenario"),
+    ],
+)
+def test_implausible_header_facts_are_one_line(
+    recorded: tuple[Path, Path], tmp_path: Path, capsys, key: str, value: object, needle: str
+) -> None:
+    with RecordReader(recorded[0]) as r:
+        header = {**r.header, key: value}
+        steps = list(r)
+    bad = tmp_path / "h.grlog"
+    with RecordWriter(bad, header=header) as w:
+        for step in steps:
+            w.write(step)
+    out = tmp_path / "out"
+    assert _replay(bad, out, "--runtime", "local") == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1, err
+    assert not out.exists()
+    assert main(["inspect", str(bad)]) == 0  # inspect shows what the header says
+
+
 # ------------------------------------------------------- nesting bounded before decoding
 def _deep_event(depth: int) -> bytes:
     """An event whose dataclass extension nests ``depth`` levels deep."""
