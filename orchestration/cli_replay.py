@@ -212,9 +212,11 @@ def _bind_builtin_agents(node: Any, refs: dict[str, type[Agent]], unknown: list[
     """A copy of recorded data with every agent ``cls`` bound to its built-in class.
 
     Walks iteratively (any depth, any shape): each ``"cls"`` entry of a map
-    that is a built-in name becomes the class itself, so validating the
-    copy imports nothing; any other text under ``"cls"`` is added to
-    ``unknown`` (and left as it is: the caller refuses the data).
+    that is a built-in dotted path becomes the class itself, so validating
+    the copy imports nothing; a built-in short name (``"delta"``) stays as
+    it is (it is looked up in :data:`agents.BUILTIN_AGENTS`, and it names
+    the agent); any other text under ``"cls"`` is added to ``unknown`` (and
+    left as it is: the caller refuses the data).
     """
     root: list[Any] = [node]
     work: list[tuple[Any, Any, Any]] = [(root, 0, node)]
@@ -225,7 +227,9 @@ def _bind_builtin_agents(node: Any, refs: dict[str, type[Agent]], unknown: list[
             parent[key] = copy
             for k, v in copy.items():
                 if k == "cls" and isinstance(v, str):
-                    if v in refs:
+                    if v in BUILTIN_AGENTS:
+                        pass  # a short name: resolved from a table, never imported
+                    elif v in refs:
                         copy[k] = refs[v]
                     elif v not in unknown:
                         unknown.append(v)

@@ -142,12 +142,31 @@ def test_built_in_agents_named_by_dotted_path_are_bound_without_importing() -> N
             "configs": {
                 "a": {"agents": [{"cls": "agents.delta.DeltaHedger"}]},
                 "b": {"agents": [{"cls": "agents:DeltaHedger", "name": "d"}]},
+                "c": {"agents": [{"cls": "delta"}]},
             },
         }
     }
     scenario = replay_scenario(header, None)
-    assert [s.cls for hc in scenario.configs.values() for s in hc.agents] == [DeltaHedger] * 2
-    assert scenario.configs["a"].agents[0].agent_name == "deltahedger"
+    specs = [s for hc in scenario.configs.values() for s in hc.agents]
+    assert [s.cls for s in specs] == [DeltaHedger, DeltaHedger, "delta"]
+    assert [s.agent_name for s in specs] == ["deltahedger", "d", "delta"]  # as recorded
+
+
+def test_a_run_naming_built_ins_by_dotted_path_replays_to_its_bits(tmp_path: Path) -> None:
+    script = tmp_path / "dotted.py"
+    script.write_text(
+        "from orchestration import AgentSpec, HedgeConfig, apply_overrides\n"
+        "from scenarios.macro_gap import MANAGER, SCENARIO as GAP\n"
+        "agents = (AgentSpec(cls='agents.gamma.GammaHedger', config={'instrument': 'gamma_opt'}),\n"
+        "          AgentSpec(cls='agents:DeltaHedger'))\n"
+        "SCENARIO = GAP.model_copy(update={'name': 'dotted', 'configs': {\n"
+        "    'dg': HedgeConfig(agents=agents, manager=MANAGER)}})\n"
+    )
+    log, run, out = tmp_path / "d.grlog", tmp_path / "run", tmp_path / "out"
+    argv = ["run", str(script), "--runtime", "local", "--no-report", "--record", str(log)]
+    assert main([*argv, "--out", str(run), *SMALL]) == 0
+    assert _replay(log, out, "--runtime", "local") == 0
+    assert _hashes(out / "summary.json") == _hashes(run / "summary.json")
 
 
 # ------------------------------------------------- a log never runs code it names
