@@ -240,15 +240,25 @@ def test_with_agents_the_recorded_classes_are_dropped_unread(
 
 
 @pytest.mark.parametrize(
-    "cls", ["unittest.__main__.main", "venv.__main__.X", "venv:main", "this.Agent", "..x.Y", ""]
+    "cls",
+    [
+        "unittest.main",
+        "venv.main",
+        "unittest.__main__.main",
+        "venv.__main__.X",
+        "venv:main",
+        "this.Agent",
+        "..x.Y",
+        "",
+    ],
 )
 def test_entry_point_dotted_paths_are_refused_without_import(
     recorded: tuple[Path, Path], tmp_path: Path, capsys, cls: str
 ) -> None:
     bad = tmp_path / "entry.grlog"
     _log_naming(recorded[0], bad, cls)
-    module = cls.partition(":")[0].rpartition(".")[0] if ":" not in cls else cls.partition(":")[0]
-    before = module in sys.modules
+    module = cls.partition(":")[0] if ":" in cls else cls.rpartition(".")[0]
+    before = module in sys.modules  # venv, unittest.__main__: not imported by the test run
     out = tmp_path / "out"
     rc = _replay(bad, out, "--runtime", "local")
     captured = capsys.readouterr()
