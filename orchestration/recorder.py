@@ -20,8 +20,11 @@ step and event counts, counts by event type and the sha256 of every byte
 before the trailer.
 
 Writing streams frame by frame to a temporary file in the destination
-folder; :meth:`RecordWriter.close` writes the trailer, fsyncs and renames,
-so the final path holds a complete log or nothing. Reading streams frame by
+folder (``.<name>.<pid>@<host>.*.tmp``); :meth:`RecordWriter.close` writes
+the trailer, fsyncs and renames, so the final path holds a complete log or
+nothing. An exception (a signal, once the CLI turns it into one) deletes the
+temporary; one left by a writer that was killed outright is deleted by the
+next writer in that folder once its process is gone. Reading streams frame by
 frame too (constant memory): each frame's length is checked against the
 limit and against what the file still holds before anything is read, its
 crc32 before it is decoded, and the trailer at the end. Every problem is a
@@ -37,6 +40,8 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import re
+import socket
 import struct
 import tempfile
 import zlib
@@ -184,7 +189,11 @@ class RecordWriter:
         self.counts: dict[str, int] = {}
         self.bytes_written = 0
         self._hash = hashlib.sha256()
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=parent)
+        _remove_stale_temps(parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(self.path), suffix=".tmp", dir=parent)
+        except OSError as exc:
+            raise RecordError(f"cannot write {str(self.path)!r}: {exc.strerror}") from None
         self._tmp = Path(tmp)
         self._fh: IO[bytes] | None = os.fdopen(fd, "wb", buffering=1 << 20)
         try:
@@ -210,7 +219,10 @@ class RecordWriter:
 
     def _raw(self, data: bytes) -> None:
         assert self._fh is not None
-        self._fh.write(data)
+        try:
+            self._fh.write(data)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
         self._hash.update(data)
         self.bytes_written += len(data)
 
@@ -275,8 +287,11 @@ class RecordWriter:
         }
         try:
             self._frame(TRAILER, msgpack.packb(trailer, use_bin_type=True))
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+            try:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, str(self.path)) from None
             self._fh.close()
             self._fh = None
             os.replace(self._tmp, self.path)
@@ -291,10 +306,53 @@ class RecordWriter:
         if self._fh is not None:
             try:
                 self._fh.close()
+            except OSError:
+                pass  # e.g. the buffered rest did not fit either: the file goes anyway
             finally:
                 self._fh = None
-        if self._tmp.exists():
-            self._tmp.unlink()
+        self._tmp.unlink(missing_ok=True)
+
+
+_TEMP_RE = re.compile(r"^\..+\.(?P<pid>\d+)@(?P<host>[A-Za-z0-9-]*)\.[a-z0-9_]+\.tmp$")
+
+
+def _host_tag() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40]
+
+
+def _temp_prefix(path: Path) -> str:
+    """``.<name>.<pid>@<host>.``: the temporary log names its writer."""
+    return f".{path.name}.{os.getpid()}@{_host_tag()}."
+
+
+def _remove_stale_temps(folder: Path) -> None:
+    """Delete the temporary logs of writers that died (SIGKILL) in ``folder``.
+
+    Only files named by :func:`_temp_prefix` for this host, whose process is
+    gone, and which are empty or start with :data:`MAGIC`, are removed.
+    """
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    host = _host_tag()
+    for entry in entries:
+        m = _TEMP_RE.match(entry.name)
+        if m is None or m["host"] != host or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            os.kill(int(m["pid"]), 0)
+            continue  # its writer is alive
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):
+            continue
+        try:
+            with open(entry.path, "rb") as fh:
+                if fh.read(len(MAGIC)) in (b"", MAGIC):
+                    os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 def _fsync_dir(folder: Path) -> None:
