@@ -6,8 +6,8 @@ series are a few scalars per step (summaries across paths), so the peak
 memory grows with the number of paths and of configurations, not with the
 number of steps. The constants below are peak resident sizes measured on
 the built-in scenarios (``/usr/bin/time -f %M gammaray run ... --runtime
-local`` at 4,096 and 65,536 paths; see docs/architecture.md), rounded up a
-little; the estimate errs low rather than refuse a run that fits.
+local`` at 4,096 to 65,536 paths; see docs/architecture.md), rounded down a
+little: the estimate errs low rather than refuse a run that fits.
 """
 
 from __future__ import annotations
@@ -18,16 +18,16 @@ from pathlib import Path
 from typing import Any
 
 #: Peak bytes of the in-process engine per path, and per path and configuration.
-ENGINE_PER_PATH = 700
-ENGINE_PER_PATH_CONFIG = 420
+ENGINE_PER_PATH = 600
+ENGINE_PER_PATH_CONFIG = 380
 #: Peak bytes while the report is built (Parquet tables, plots), the same way.
-REPORT_PER_PATH = 1_000
-REPORT_PER_PATH_CONFIG = 520
+REPORT_PER_PATH = 800
+REPORT_PER_PATH_CONFIG = 480
 #: Bytes per path and configuration of the per-path results (12 float64 arrays).
 RESULT_PER_PATH_CONFIG = 12 * 8
 #: The interpreter and its libraries, without / with matplotlib and pyarrow.
-BASE = 100 << 20
-BASE_REPORT = 250 << 20
+BASE = 70 << 20
+BASE_REPORT = 200 << 20
 
 
 def estimate_run_bytes(

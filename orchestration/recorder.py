@@ -195,6 +195,9 @@ class RecordWriter:
         except OSError as exc:
             raise RecordError(f"cannot write {str(self.path)!r}: {exc.strerror}") from None
         self._tmp = Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # a normal file's mode, not mkstemp's 0600
         self._fh: IO[bytes] | None = os.fdopen(fd, "wb", buffering=1 << 20)
         try:
             self._raw(_PREFIX.pack(MAGIC, FORMAT_VERSION))
