@@ -16,6 +16,8 @@ import argparse
 import datetime as dt
 import importlib
 import json
+import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -437,6 +439,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Interrupted as exc:
         print(f"gammaray: interrupted ({exc})", file=sys.stderr)
         return exc.exit_status
+    except BrokenPipeError:
+        # stdout's reader went away (``gammaray inspect LOG | head``): stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except OSError as exc:
         if not is_write_failure(exc):
             raise

@@ -410,3 +410,20 @@ def test_output_folder_removes_only_dead_runs_temporaries(tmp_path: Path) -> Non
     with pytest.raises(RuntimeError), OutputFolder(tmp_path / "b"):
         raise RuntimeError("boom")
     assert _tree(tmp_path) == ["a", "a/x"]
+
+
+def test_a_closed_stdout_pipe_is_no_traceback(tmp_path: Path) -> None:
+    argv = ["record", "macro_gap", "--paths", "8", "--set", "days=2", "--set", "market.gap.day=1.5"]
+    assert _gammaray([*argv, "--no-progress", "--out", "a.grlog"], tmp_path).returncode == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.cli", "inspect", "a.grlog"],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # like `| head` that has read enough
+    err = proc.stderr.read()
+    assert proc.wait(timeout=DEADLINE_S) == 128 + signal.SIGPIPE
+    assert err == b""
