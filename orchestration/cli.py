@@ -7,7 +7,8 @@ writes ``summary.json``. ``gammaray list`` shows the built-in scenarios.
 Exit status: 0 on success, 2 for bad input (one line naming what to fix,
 nothing written), 1 for a run that failed (an agent raised, a worker died,
 the disk filled up), 130 on SIGINT, 143 on SIGTERM (129 on SIGHUP). A run's
-folder appears whole or not at all (:mod:`orchestration._outputs`).
+folder appears whole or not at all (:mod:`orchestration._outputs`,
+:mod:`orchestration._signals`).
 """
 
 from __future__ import annotations
@@ -28,14 +29,11 @@ from agents import AgentError
 from orchestration._io import atomic_write_text
 from orchestration._logging import configure_logging, get_logger
 from orchestration._memory import memory_shortfall
-from orchestration._outputs import (
+from orchestration._outputs import OutputFolder, OutputRefused, WriteFailed, is_write_failure
+from orchestration._signals import (
     Interrupted,
-    OutputFolder,
-    OutputRefused,
     SignalGuard,
-    WriteFailed,
     deferrable,
-    is_write_failure,
     reclaim_signals,
     test_hold,
 )

@@ -41,9 +41,10 @@ import importlib.metadata
 import json
 import os
 import re
+import secrets
 import socket
 import struct
-import tempfile
+import weakref
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -190,16 +191,25 @@ class RecordWriter:
         self.bytes_written = 0
         self._hash = hashlib.sha256()
         _remove_stale_temps(parent)
+        self._fh: IO[bytes] | None = None
+        fd = -1
+        for _ in range(100):
+            self._tmp = parent / f"{_temp_prefix(self.path)}{secrets.token_hex(4)}.tmp"
+            # Registered before the file exists: a signal at any point after the
+            # open still deletes it (at exit, or when the writer is collected).
+            self._discard = weakref.finalize(self, self._tmp.unlink, missing_ok=True)
+            try:
+                fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+                break
+            except FileExistsError:
+                self._discard.detach()
+            except OSError as exc:
+                self._discard.detach()
+                raise RecordError(f"cannot write {str(self.path)!r}: {exc.strerror}") from None
+        else:
+            raise RecordError(f"cannot write {str(self.path)!r}: no free temporary name")
         try:
-            fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(self.path), suffix=".tmp", dir=parent)
-        except OSError as exc:
-            raise RecordError(f"cannot write {str(self.path)!r}: {exc.strerror}") from None
-        self._tmp = Path(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # a normal file's mode, not mkstemp's 0600
-        self._fh: IO[bytes] | None = os.fdopen(fd, "wb", buffering=1 << 20)
-        try:
+            self._fh = os.fdopen(fd, "wb", buffering=1 << 20)
             self._raw(_PREFIX.pack(MAGIC, FORMAT_VERSION))
             self._frame(HEADER, msgpack.packb(self.header, use_bin_type=True))
         except BaseException:
@@ -298,6 +308,7 @@ class RecordWriter:
             self._fh.close()
             self._fh = None
             os.replace(self._tmp, self.path)
+            self._discard.detach()
         except BaseException:
             self.abort()
             raise
@@ -313,10 +324,10 @@ class RecordWriter:
                 pass  # e.g. the buffered rest did not fit either: the file goes anyway
             finally:
                 self._fh = None
-        self._tmp.unlink(missing_ok=True)
+        self._discard()  # deletes the temporary (once)
 
 
-_TEMP_RE = re.compile(r"^\..+\.(?P<pid>\d+)@(?P<host>[A-Za-z0-9-]*)\.[a-z0-9_]+\.tmp$")
+_TEMP_RE = re.compile(r"^\..+\.(?P<pid>\d+)@(?P<host>[A-Za-z0-9-]*)\.[0-9a-f]+\.tmp$")
 
 
 def _host_tag() -> str:

@@ -30,7 +30,7 @@ import numpy as np
 from agents import ConfigResult
 from agents.attribution import BUCKETS
 from orchestration._io import atomic_write_bytes, atomic_write_text
-from orchestration._outputs import test_hold
+from orchestration._signals import test_hold
 
 #: Metric rows of the HTML table: (key, label, format).
 METRIC_ROWS = (

@@ -1,7 +1,7 @@
 """Outputs appear whole or not at all: signals, --out checks, write failures, memory.
 
 Signals are sent to a real ``gammaray`` subprocess. ``GAMMARAY_TEST_HOLD``
-(a test-only hook, :func:`orchestration._outputs.test_hold`) pauses a run at a
+(a test-only hook, :func:`orchestration._signals.test_hold`) pauses a run at a
 named point so that the signal lands there; ``gammaray record`` is stopped
 (SIGSTOP) as soon as its temporary log appears, signalled, then continued.
 """
