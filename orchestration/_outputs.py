@@ -301,6 +301,8 @@ def _describe(folder: Path) -> str:
     summary = folder / "summary.json"
     if summary.is_file():
         try:
+            if summary.stat().st_size > 1 << 20:
+                raise ValueError("too large to be a summary")
             name = json.loads(summary.read_text(encoding="utf-8")).get("scenario")
         except (OSError, ValueError, AttributeError):
             name = None
