@@ -168,7 +168,8 @@ class RecordWriter:
             :attr:`RecordReader.header`, to copy or filter a log).
 
     Raises:
-        RecordError: The destination folder does not exist or ``path`` is a folder.
+        RecordError: The destination folder does not exist or cannot be
+            written, or ``path`` is a folder.
     """
 
     def __init__(
