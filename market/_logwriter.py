@@ -1,11 +1,20 @@
-"""The event-log writer: frames streamed to a temporary file, finished atomically."""
+"""The event-log writer: frames streamed to a temporary file, finished atomically.
+
+The temporary lives in the destination folder, named ``.<name>.<pid>@<host>.<hex>.tmp``.
+An exception (a signal, once the CLI turns it into one) deletes it; one left by a writer
+that was killed outright is deleted by the next writer in that folder once its process
+is gone.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
+import secrets
+import socket
 import struct
-import tempfile
+import weakref
 import zlib
 from pathlib import Path
 from types import TracebackType
@@ -45,7 +54,8 @@ class EventLogWriter:
             :attr:`EventLogReader.header`, to copy or filter a log).
 
     Raises:
-        EventLogError: The destination folder does not exist or ``path`` is a folder.
+        EventLogError: The destination folder does not exist or cannot be
+            written, or ``path`` is a folder.
     """
 
     def __init__(
@@ -67,10 +77,26 @@ class EventLogWriter:
         self.counts: dict[str, int] = {}
         self.bytes_written = 0
         self._hash = hashlib.sha256()
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=parent)
-        self._tmp = Path(tmp)
-        self._fh: IO[bytes] | None = os.fdopen(fd, "wb", buffering=1 << 20)
+        _remove_stale_temps(parent)
+        self._fh: IO[bytes] | None = None
+        fd = -1
+        for _ in range(100):
+            self._tmp = parent / f"{_temp_prefix(self.path)}{secrets.token_hex(4)}.tmp"
+            # Registered before the file exists: a signal at any point after the
+            # open still deletes it (at exit, or when the writer is collected).
+            self._discard = weakref.finalize(self, self._tmp.unlink, missing_ok=True)
+            try:
+                fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+                break
+            except FileExistsError:
+                self._discard.detach()
+            except OSError as exc:
+                self._discard.detach()
+                raise EventLogError(f"cannot write {str(self.path)!r}: {exc.strerror}") from None
+        else:
+            raise EventLogError(f"cannot write {str(self.path)!r}: no free temporary name")
         try:
+            self._fh = os.fdopen(fd, "wb", buffering=1 << 20)
             self._raw(PREFIX.pack(MAGIC, FORMAT_VERSION))
             self._frame(HEADER, msgpack.packb(self.header, use_bin_type=True))
         except BaseException:
@@ -93,7 +119,10 @@ class EventLogWriter:
 
     def _raw(self, data: bytes) -> None:
         assert self._fh is not None
-        self._fh.write(data)
+        try:
+            self._fh.write(data)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
         self._hash.update(data)
         self.bytes_written += len(data)
 
@@ -158,11 +187,15 @@ class EventLogWriter:
         }
         try:
             self._frame(TRAILER, msgpack.packb(trailer, use_bin_type=True))
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+            try:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, str(self.path)) from None
             self._fh.close()
             self._fh = None
             os.replace(self._tmp, self.path)
+            self._discard.detach()
         except BaseException:
             self.abort()
             raise
@@ -174,10 +207,53 @@ class EventLogWriter:
         if self._fh is not None:
             try:
                 self._fh.close()
+            except OSError:
+                pass  # e.g. the buffered rest did not fit either: the file goes anyway
             finally:
                 self._fh = None
-        if self._tmp.exists():
-            self._tmp.unlink()
+        self._discard()  # deletes the temporary (once)
+
+
+_TEMP_RE = re.compile(r"^\..+\.(?P<pid>\d+)@(?P<host>[A-Za-z0-9-]*)\.[0-9a-f]+\.tmp$")
+
+
+def _host_tag() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40]
+
+
+def _temp_prefix(path: Path) -> str:
+    """``.<name>.<pid>@<host>.``: the temporary log names its writer."""
+    return f".{path.name}.{os.getpid()}@{_host_tag()}."
+
+
+def _remove_stale_temps(folder: Path) -> None:
+    """Delete the temporary logs of writers that died (SIGKILL) in ``folder``.
+
+    Only files named by :func:`_temp_prefix` for this host, whose process is
+    gone, and which are empty or start with :data:`MAGIC`, are removed.
+    """
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    host = _host_tag()
+    for entry in entries:
+        m = _TEMP_RE.match(entry.name)
+        if m is None or m["host"] != host or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            os.kill(int(m["pid"]), 0)
+            continue  # its writer is alive
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):
+            continue
+        try:
+            with open(entry.path, "rb") as fh:
+                if fh.read(len(MAGIC)) in (b"", MAGIC):
+                    os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -93,6 +93,9 @@ def execute(
         from orchestration.ray_runtime import RayRun, ensure_ray, ship_user_modules
 
         ensure_ray(address)
+        from orchestration._signals import reclaim_signals
+
+        reclaim_signals()  # ray.init installs its own SIGTERM handler
         ship_user_modules()
         run = RayRun(scenario, scenario.placement, scenario.shards, record=record, market=market)
         results = run.run(on_step)

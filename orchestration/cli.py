@@ -5,7 +5,10 @@ every hedging configuration on identical paths, prints the metrics table and
 writes ``summary.json``. ``gammaray list`` shows the built-in scenarios.
 
 Exit status: 0 on success, 2 for bad input (one line naming what to fix,
-nothing written), 1 for a run that failed (an agent raised, a worker died).
+nothing written), 1 for a run that failed (an agent raised, a worker died,
+the disk filled up), 130 on SIGINT, 143 on SIGTERM (129 on SIGHUP). A run's
+folder appears whole or not at all (:mod:`orchestration._outputs`,
+:mod:`orchestration._signals`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import argparse
 import datetime as dt
 import importlib
 import json
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,6 +34,15 @@ from orchestration._cli_common import (
 )
 from orchestration._io import atomic_write_text
 from orchestration._logging import configure_logging, get_logger
+from orchestration._memory import memory_shortfall
+from orchestration._outputs import OutputFolder, OutputRefused, WriteFailed, is_write_failure
+from orchestration._signals import (
+    Interrupted,
+    SignalGuard,
+    deferrable,
+    reclaim_signals,
+    test_hold,
+)
 from orchestration.config import (
     Scenario,
     ScenarioError,
@@ -67,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
         "--placement", choices=("per-agent", "fused"), help="Ray placement of components"
     )
     run.add_argument("--out", type=Path, help="output folder (default runs/<scenario>-<time>)")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a non-empty --out folder (its old contents go once the new run is complete)",
+    )
     run.add_argument(
         "--set",
         dest="overrides",
@@ -107,44 +126,77 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """``gammaray run``."""
+    """``gammaray run``: checks, then the run written into an atomic output folder."""
     log = get_logger()
     scenario = resolve_scenario(args)
+    short = memory_shortfall(scenario, args.runtime, args.address, not args.no_report)
+    if short is not None:
+        raise UsageError(short)
+    out = args.out if args.out is not None else _default_out(scenario.name)
+    with deferrable() as hold_signals, OutputFolder(out, force=args.force) as folder:
+        log.info(
+            "run.start", scenario=scenario.name, n_paths=scenario.n_paths, runtime=args.runtime
+        )
+        summary = _run_into(args, scenario, folder.path, hold_signals)
+    log.info("run.done", out=str(out), elapsed_s=summary["elapsed_s"])
+    print(f"wrote {out / 'summary.json'}" + ("" if args.no_report else " and report.html"))
+    return 0
+
+
+def _default_out(name: str) -> Path:
+    """``runs/<name>-<time>``, with ``-2``, ``-3``... if that exists already."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = args.out if args.out is not None else Path("runs") / f"{scenario.name}-{stamp}"
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {str(out)!r} exists and is not a folder")
-    log.info("run.start", scenario=scenario.name, n_paths=scenario.n_paths, runtime=args.runtime)
+    base = Path("runs") / f"{name}-{stamp}"
+    out, k = base, 1
+    while out.exists() or out.is_symlink():
+        k += 1
+        out = base.with_name(f"{base.name}-{k}")
+    return out
+
+
+def _run_into(
+    args: argparse.Namespace, scenario: Scenario, folder: Path, hold_signals: Callable[[], None]
+) -> dict[str, Any]:
+    """Simulate (recording if asked) and write every output into ``folder``.
+
+    ``hold_signals()`` is called once everything is written: from then on a
+    signal waits until the event log and the folder are both in place.
+    """
     from orchestration.cli_replay import recording
 
     kept: dict[str, Any] = {}
+
+    def hook(step: int) -> None:
+        if step == 1:
+            test_hold("simulate")
+
     with recording(args.record, scenario, args.runtime) as record:
         if args.no_progress:
-            summary = execute(scenario, args.runtime, args.address, record=record, keep=kept)
+            summary = execute(
+                scenario, args.runtime, args.address, on_step=hook, record=record, keep=kept
+            )
         else:
             from rich.progress import Progress
 
             with Progress(transient=True) as bar:
                 total = scenario.n_steps * _n_shards(scenario)
                 task = bar.add_task(f"{scenario.name} [{args.runtime}]", total=total)
-                summary = execute(
-                    scenario,
-                    args.runtime,
-                    args.address,
-                    lambda _: bar.advance(task),
-                    record,
-                    keep=kept,
-                )
-    print_table(summary)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    if not args.no_report:
-        from orchestration.report import write_run_outputs
 
-        write_run_outputs(out, summary, kept["results"])
-    log.info("run.done", out=str(out), elapsed_s=summary["elapsed_s"])
-    print(f"wrote {out / 'summary.json'}" + ("" if args.no_report else " and report.html"))
-    return 0
+                def advance(step: int) -> None:
+                    bar.advance(task)
+                    hook(step)
+
+                summary = execute(scenario, args.runtime, args.address, advance, record, keep=kept)
+        print_table(summary)
+        atomic_write_text(folder / "summary.json", json.dumps(summary, indent=2) + "\n")
+        test_hold("summary")
+        if not args.no_report:
+            from orchestration.report import write_run_outputs
+
+            write_run_outputs(folder, summary, kept["results"])
+        test_hold("commit")
+        hold_signals()
+    return summary
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -193,6 +245,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         from orchestration.ray_runtime import ensure_ray, ship_user_modules
 
         ensure_ray(args.address)
+        reclaim_signals()
         ship_user_modules()
     if args.no_progress:
         rows = sweep.run_sweep(scenario, runs, args.runtime, args.max_in_flight)
@@ -260,16 +313,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(json_lines=getattr(args, "log_json", False), verbose=args.verbose)
     try:
-        return COMMANDS[args.command](args)
-    except (ScenarioError, UsageError) as exc:
+        with SignalGuard():
+            return COMMANDS[args.command](args)
+    except (ScenarioError, UsageError, OutputRefused) as exc:
         print(f"gammaray: error: {exc}", file=sys.stderr)
         return 2
     except (AgentError, RunFailed) as exc:
         print(f"gammaray: run failed: {exc}", file=sys.stderr)
         return 1
+    except WriteFailed as exc:
+        print(f"gammaray: {exc}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("gammaray: out of memory; use fewer --paths or more --shards", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("gammaray: interrupted", file=sys.stderr)
+        print("gammaray: interrupted (SIGINT)", file=sys.stderr)
         return 130
+    except Interrupted as exc:
+        print(f"gammaray: interrupted ({exc})", file=sys.stderr)
+        return exc.exit_status
+    except BrokenPipeError:
+        # stdout's reader went away (``gammaray inspect LOG | head``): stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    except OSError as exc:
+        if not is_write_failure(exc):
+            raise
+        print(
+            f"gammaray: cannot write {exc.filename or 'the output'}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import numpy as np
 from agents import ConfigResult
 from agents.attribution import BUCKETS
 from orchestration._io import atomic_write_bytes, atomic_write_text
+from orchestration._signals import test_hold
 
 #: Metric rows of the HTML table: (key, label, format).
 METRIC_ROWS = (
@@ -45,13 +46,47 @@ METRIC_ROWS = (
 PLOTS = ("pnl", "greeks", "budget", "attribution")
 
 
-def _parquet(rows: list[dict[str, Any]], path: Path) -> None:
+def _parquet(table: list[dict[str, Any]] | dict[str, Any], path: Path) -> None:
+    """Write rows (a list of dicts) or columns (a dict of arrays) as Parquet, atomically."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     sink = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist(rows), sink)
+    data = pa.Table.from_pydict(table) if isinstance(table, dict) else pa.Table.from_pylist(table)
+    pq.write_table(data, sink)
     atomic_write_bytes(path, sink.getvalue())
+
+
+def _paths_columns(results: dict[str, ConfigResult]) -> dict[str, Any]:
+    """``paths.parquet``'s columns: config, path, then float64 per-path values.
+
+    Built column-wise (a few arrays, not a dict per path) so that the table
+    costs about its own size in memory.
+    """
+    import pyarrow as pa
+
+    names = list(results)
+    sizes = [results[n].pnl.size for n in names]
+    config = pa.DictionaryArray.from_arrays(
+        np.repeat(np.arange(len(names), dtype=np.int32), sizes), pa.array(names, pa.string())
+    ).cast(pa.string())
+    cols: dict[str, Any] = {
+        "config": config,
+        "path": np.concatenate([np.arange(k, dtype=np.int64) for k in sizes]),
+    }
+    per_path = [
+        {
+            "pnl": r.pnl,
+            "cost": r.cost,
+            "turnover": r.turnover,
+            "breaches": r.breaches,
+            **{f"attr_{b}": v for b, v in r.attribution.items()},
+        }
+        for r in (results[n] for n in names)
+    ]
+    for key in per_path[0]:
+        cols[key] = np.concatenate([np.asarray(p[key], dtype=np.float64) for p in per_path])
+    return cols
 
 
 def _read_parquet(path: Path) -> dict[str, np.ndarray]:
@@ -70,19 +105,9 @@ def write_run_outputs(out: Path, summary: dict[str, Any], results: dict[str, Con
         results: Configuration name to its per-path result.
     """
     series = [{"config": name, **row} for name, res in results.items() for row in res.series]
-    paths = []
-    for name, res in results.items():
-        cols = {
-            "pnl": res.pnl,
-            "cost": res.cost,
-            "turnover": res.turnover,
-            "breaches": res.breaches,
-            **{f"attr_{b}": v for b, v in res.attribution.items()},
-        }
-        for i in range(res.pnl.size):
-            paths.append({"config": name, "path": i, **{k: float(v[i]) for k, v in cols.items()}})
     _parquet(series, out / "series.parquet")
-    _parquet(paths, out / "paths.parquet")
+    _parquet(_paths_columns(results), out / "paths.parquet")
+    test_hold("report")
     build_report(out)
 
 
