@@ -46,6 +46,8 @@ from orchestration._cli_common import (
 )
 from orchestration._io import atomic_write_text
 from orchestration._logging import get_logger
+from orchestration._outputs import OutputFolder
+from orchestration._signals import deferrable
 from orchestration.config import Scenario, ScenarioError, load_scenario, validate_scenario
 from orchestration.recorder import RecordError, RecordReader, RecordWriter
 
@@ -90,6 +92,10 @@ def register(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
         "--out", type=Path, help="output folder (default runs/<scenario>-replay-<time>)"
     )
     rep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    rep.add_argument("--no-report", action="store_true", help="write summary.json only")
+    rep.add_argument(
+        "--force", action="store_true", help="replace a non-empty --out folder (atomically)"
+    )
 
     ins = sub.add_parser("inspect", help="print an event log's header and event counts")
     ins.add_argument("log", type=Path, help="event log")
@@ -301,31 +307,40 @@ def cmd_replay(args: argparse.Namespace) -> int:
         scenario = replay_scenario(header, args.agents)
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = args.out if args.out is not None else Path("runs") / f"{scenario.name}-replay-{stamp}"
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {str(out)!r} exists and is not a folder")
         market = LogReplayMarket(args.log)
         if market.n_steps != scenario.n_steps or market.n_paths != scenario.n_paths:
             raise UsageError(
                 f"{args.log}: the log holds {market.n_steps} steps of {market.n_paths} paths, "
                 f"the scenario runs {scenario.n_steps} of {scenario.n_paths}"
             )
-        log.info("replay.start", log=str(args.log), scenario=scenario.name, runtime=args.runtime)
-        label = f"replay {scenario.name} [{args.runtime}]"
-        with progress(label, scenario.n_steps, not args.no_progress) as on_step:
-            summary = execute(scenario, args.runtime, args.address, on_step, market=market)
+        # The outputs appear whole or not at all, as for ``run`` (checked before replaying).
+        with deferrable() as hold_signals, OutputFolder(out, force=args.force) as folder:
+            log.info(
+                "replay.start", log=str(args.log), scenario=scenario.name, runtime=args.runtime
+            )
+            label = f"replay {scenario.name} [{args.runtime}]"
+            kept: dict[str, Any] = {}
+            with progress(label, scenario.n_steps, not args.no_progress) as on_step:
+                summary = execute(
+                    scenario, args.runtime, args.address, on_step, market=market, keep=kept
+                )
+            summary["replay"] = {
+                "log": str(args.log),
+                "log_sha256": trailer["sha256"],
+                "agents": args.agents or "recorded",
+                "recorded_by": header.get("gammaray_version"),
+            }
+            print_table(summary)
+            atomic_write_text(folder.path / "summary.json", json.dumps(summary, indent=2) + "\n")
+            if not args.no_report:
+                from orchestration.report import write_run_outputs
+
+                write_run_outputs(folder.path, summary, kept["results"])
+            hold_signals()
     except RecordError as exc:
         raise UsageError(str(exc)) from None
-    summary["replay"] = {
-        "log": str(args.log),
-        "log_sha256": trailer["sha256"],
-        "agents": args.agents or "recorded",
-        "recorded_by": header.get("gammaray_version"),
-    }
-    print_table(summary)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     log.info("replay.done", out=str(out), elapsed_s=summary["elapsed_s"])
-    print(f"wrote {out / 'summary.json'}")
+    print(f"wrote {out / 'summary.json'}" + ("" if args.no_report else " and report.html"))
     return 0
 
 

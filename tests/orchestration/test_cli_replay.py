@@ -531,3 +531,31 @@ def test_ray_replay_imports_nothing_the_log_names(
     assert _replay(log, out, "--runtime", "ray", "--agents", "macro_gap") == 0
     assert not marker.exists() and name not in sys.modules
     assert _hashes(out / "summary.json") == _hashes(recorded[1])
+
+
+def test_replay_writes_its_report_into_a_whole_folder(
+    recorded: tuple[Path, Path], tmp_path: Path
+) -> None:
+    log, _ = recorded
+    out = tmp_path / "replayed"
+    assert main(["replay", str(log), "--runtime", "local", "--out", str(out), "--no-progress"]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"summary.json", "report.html", "series.parquet", "paths.parquet"} <= names
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporaries
+
+
+def test_replay_onto_a_foreign_run_folder_refuses(
+    recorded: tuple[Path, Path], tmp_path: Path, capsys
+) -> None:
+    log, summary = recorded
+    out = tmp_path / "foreign"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    argv = ["replay", str(log), "--runtime", "local", "--out", str(out), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--force" in err[0]
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    assert main([*argv, "--force", "--no-report"]) == 0
+    assert _hashes(out / "summary.json") == _hashes(summary)
+    assert not (out / "notes.txt").exists()
