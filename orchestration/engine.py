@@ -78,11 +78,75 @@ class Pipeline:
         name: Configuration name.
         manager: The manager (object or runtime handle).
         agents: ``(name, object or handle)`` in cascade order.
+        due: Agent name to the steps it is called at (``[n_steps + 1]`` bool,
+            from its clock schedule and the timeline); absent = every step.
     """
 
     name: str
     manager: Any
     agents: list[tuple[str, Any]]
+    due: dict[str, np.ndarray] | None = None
+
+
+def schedule_due(scenario: Scenario) -> dict[str, dict[str, np.ndarray]]:
+    """The steps each agent is called at, per configuration (agents called at every
+    step are left out).
+
+    Clock schedules are read off the timeline: ``every_step`` and the state
+    triggers (``spot_move``, ``band``: the manager then marks the due paths)
+    at every decision-grid step, ``every`` at its wake-ups, ``on_release``
+    at the release steps. The driver skips an agent that is not due: no call
+    at all, on any runtime.
+    """
+    tl = scenario.timeline
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for cname, hc in scenario.configs.items():
+        due = {}
+        for spec in hc.agents:
+            sch = spec.agent_class.Config.model_validate(spec.config).schedule
+            if sch.kind == "every":
+                d = tl.due_every(sch.minutes)
+            elif sch.kind == "on_release":
+                d = tl.due_events(sch.names)
+            else:
+                d = np.asarray(tl.on_grid)
+            if not d[:-1].all():
+                due[spec.agent_name] = d
+        out[cname] = due
+    return out
+
+
+def agent_settings(
+    agents: dict[str, Agent],
+) -> tuple[dict[str, float], dict[str, tuple[str, Any]]]:
+    """Latencies (seconds) and state triggers of built agents, for their manager."""
+    latencies: dict[str, float] = {}
+    triggers: dict[str, tuple[str, Any]] = {}
+    for name, a in agents.items():
+        cfg = a.config
+        if cfg.latency > 0.0:
+            latencies[name] = cfg.latency
+        sch = cfg.schedule
+        if sch.kind == "spot_move":
+            triggers[name] = ("spot_move", sch.threshold)
+        elif sch.kind == "band":
+            greek = sch.greek or a.greek
+            if greek is None:
+                raise ValueError(f"agent {name!r}: a band schedule needs a greek")
+            triggers[name] = ("band", greek)
+    return latencies, triggers
+
+
+def make_pipelines(scenario: Scenario, managers: Any, agents: Any) -> list[Pipeline]:
+    """The pipelines of a scenario from its managers and agents (objects or handles).
+
+    Args:
+        scenario: The scenario.
+        managers: Configuration name to its manager.
+        agents: Configuration name to its ``(name, agent)`` in cascade order.
+    """
+    due = schedule_due(scenario)
+    return [Pipeline(n, managers[n], list(agents[n]), due[n] or None) for n in scenario.configs]
 
 
 @dataclass(frozen=True)
@@ -123,14 +187,16 @@ def build_components(
         path_stop: One past the last path (default: all paths).
     """
     stop = scenario.n_paths if path_stop is None else path_stop
+    timeline = scenario.timeline
     market = MarketSimulator(
         scenario.market,
-        scenario.n_steps,
+        timeline.n_steps,
         scenario.dt,
         scenario.year_days,
         scenario.seed,
         path_start,
         stop,
+        timeline,
     )
     costs = scenario.instrument_costs()
     no_roll = frozenset(i.name for i in scenario.market.instruments if not i.roll)
@@ -139,6 +205,7 @@ def build_components(
     for cname, hc in scenario.configs.items():
         built = {spec.agent_name: spec.build() for spec in hc.agents}
         order = cascade_order([(n, a.greek) for n, a in built.items()])
+        latencies, triggers = agent_settings(built)
         flow = None
         if scenario.flow is not None:
             rng = BlockRNG(scenario.seed, FLOW_STREAM, path_start, stop)
@@ -153,6 +220,8 @@ def build_components(
             no_roll,
             flow,
             {n: a.config.model for n, a in built.items() if hasattr(a.config, "model")},
+            latencies,
+            triggers,
         )
         agents[cname] = [(n, built[n]) for n in order]
     return Components(market, managers, agents)
@@ -209,9 +278,16 @@ class ShardProtocol:
         self._move_market()
         events = self.events
         done = []
+        k = self.next_step
         for p in self.pipelines:
-            turn = rt.call(p.manager, "begin_step", events)
-            for name, agent in p.agents:
+            called = p.agents
+            if p.due:
+                called = [(n, a) for n, a in p.agents if n not in p.due or p.due[n][k]]
+            if len(called) == len(p.agents):
+                turn = rt.call(p.manager, "begin_step", events)
+            else:
+                turn = rt.call(p.manager, "begin_step", events, tuple(n for n, _ in called))
+            for name, agent in called:
                 orders = rt.call(agent, "step", events, turn)
                 turn = rt.call(p.manager, "submit", name, orders)
             # settle takes the last turn: on Ray that makes it wait for (and
@@ -228,7 +304,7 @@ class ShardProtocol:
         """
         self._move_market()
         for p in self.pipelines:
-            last = self.rt.call(p.manager, "take_fills")
+            last = self.rt.call(p.manager, "final_fills")
             for _, agent in p.agents:
                 self.rt.get(self.rt.call(agent, "fills", last))
         return {p.name: self.rt.call(p.manager, "finish", self.events) for p in self.pipelines}
@@ -330,7 +406,7 @@ class FusedShard:
     def __init__(self, scenario: Scenario, path_start: int, path_stop: int) -> None:
         self.components = build_components(scenario, path_start, path_stop)
         c = self.components
-        pipelines = [Pipeline(n, c.managers[n], list(c.agents[n])) for n in scenario.configs]
+        pipelines = make_pipelines(scenario, c.managers, c.agents)
         self.protocol = ShardProtocol(LocalRuntime(), c.market, pipelines, scenario.n_steps)
 
     def step(self) -> int:
@@ -378,7 +454,7 @@ def run_local(
     ranges = shard_ranges(scenario.n_paths, shards) if market is None else [(0, scenario.n_paths)]
     for start, stop in ranges:
         c = build_components(scenario, start, stop)
-        pipelines = [Pipeline(n, c.managers[n], list(c.agents[n])) for n in scenario.configs]
+        pipelines = make_pipelines(scenario, c.managers, c.agents)
         source = c.market if market is None else market
         parts.append(
             run_protocol(LocalRuntime(), source, pipelines, scenario.n_steps, on_step, record)
