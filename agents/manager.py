@@ -72,6 +72,8 @@ class RiskManager:
         latencies: Agent name to its reaction latency, seconds (absent = 0).
         triggers: Agent name to its state trigger: ``("spot_move", threshold)``
             or ``("band", greek)`` (absent = due on every path).
+        slippage_minutes: Length of the window after the first release over
+            which the slippage is measured, minutes (None = not measured).
     """
 
     def __init__(
@@ -87,8 +89,12 @@ class RiskManager:
         models: dict[str, PricingModel] | None = None,
         latencies: dict[str, float] | None = None,
         triggers: dict[str, tuple[str, Any]] | None = None,
+        slippage_minutes: float | None = None,
     ) -> None:
         self.config = config
+        self.slippage_minutes = slippage_minutes
+        self.slippage = np.zeros(n_paths)
+        self._pre_mid: dict[str, tuple[str, np.ndarray, np.ndarray]] = {}
         self.latencies = {a: float(v) for a, v in (latencies or {}).items() if v > 0.0}
         self.triggers = dict(triggers or {})
         self._inflight: list[tuple[float, Order]] = []
@@ -318,6 +324,8 @@ class RiskManager:
             quote = market.quote(o.instrument)
             cost = self.costs.get(o.instrument, CostModel())
             f = fill_order(o, quote, cost, "manager", event_multiplier(cost, since))
+            if since is not None:
+                self._slip(f, quote, since)
             self.portfolio.apply_fill(f, quote)
             mine = [x for x in self._orders if x.instrument == f.instrument]
             total = np.zeros_like(f.qty)
@@ -339,6 +347,8 @@ class RiskManager:
                     )
                 )
         self._fills = out
+        if since is None and self.slippage_minutes is not None:
+            self._pre_mid = {q.instrument: (q.contract, q.strike, q.mid) for q in market.quotes}
         loss = self._loss(self._running)
         self.breaches += loss > self.config.budget
         step_cost = np.zeros(market.n_paths)
@@ -363,6 +373,21 @@ class RiskManager:
             out.setdefault(agent, []).extend(fills)
         self._undelivered = {}
         return out
+
+    def _slip(self, f: Fill, quote: Any, since: float) -> None:
+        """Add a post-release fill's cost against the pre-release mid of its contract.
+
+        Paths whose contract was relisted or re-struck since count the cost
+        against their own mid (the spread and fees only).
+        """
+        if self.slippage_minutes is None or since > self.slippage_minutes + 1e-9:
+            return
+        pre = self._pre_mid.get(f.instrument)
+        ref = f.mid
+        if pre is not None and pre[0] == quote.contract:
+            ref = np.where(pre[1] == quote.strike, pre[2], f.mid)
+        fee = f.cost - f.qty * (f.price - f.mid)
+        self.slippage = self.slippage + f.qty * (f.price - ref) + fee
 
     def _minutes_since_release(self, time: float) -> float | None:
         past = [t for t in self.released if t <= time + CLOCK_TOL]
@@ -391,6 +416,7 @@ class RiskManager:
             rejected=self.rejected.copy(),
             attribution={b: v.copy() for b, v in self.attribution.totals.items()},
             series=list(self.series),
+            slippage=self.slippage.copy() if self.slippage_minutes is not None else np.zeros(0),
         )
 
     def _series_row(self, market: MarketEvent, loss: np.ndarray) -> dict[str, float]:
@@ -513,6 +539,8 @@ class RiskManager:
             "inflight": [[t, o.step, o.sender, o.instrument, o.qty] for t, o in self._inflight],
             "undelivered": {k: list(v) for k, v in self._undelivered.items()},
             "last_spot": {k: v.copy() for k, v in self._last_spot.items()},
+            "slippage": self.slippage.copy(),
+            "pre_mid": {k: list(v) for k, v in self._pre_mid.items()},
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -536,3 +564,8 @@ class RiskManager:
         ]
         self._undelivered = {k: list(v) for k, v in state.get("undelivered", {}).items()}
         self._last_spot.update({k: v.copy() for k, v in state.get("last_spot", {}).items()})
+        if "slippage" in state:
+            self.slippage = state["slippage"].copy()
+            self._pre_mid = {
+                k: (str(c), k_.copy(), m.copy()) for k, (c, k_, m) in state["pre_mid"].items()
+            }

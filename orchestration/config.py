@@ -177,8 +177,8 @@ class Scenario(BaseModel):
     def _check(self) -> Scenario:
         listed = {i.name for i in self.market.instruments}
         for cname, hc in self.configs.items():
-            if not re.fullmatch(r"[A-Za-z0-9_\-]+", cname):
-                raise ValueError(f"configuration name {cname!r}: use letters, digits, _ and -")
+            if not re.fullmatch(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]*", cname):
+                raise ValueError(f"configuration name {cname!r}: use letters, digits, _, - and .")
             for i, spec in enumerate(hc.agents):
                 instrument = spec.config.get("instrument")
                 if instrument is not None and instrument not in listed:
@@ -378,7 +378,19 @@ def apply_overrides(scenario: Scenario, overrides: list[str]) -> Scenario:
             value = raw
         parts = field.split(".")
         node: Any = data
-        for i, part in enumerate(parts):
+        i = 0
+        while i < len(parts):
+            part = parts[i]
+            # A key with dots in it (a configuration named ``latency_0.1s``):
+            # the longest run of parts that names an existing key.
+            if isinstance(node, dict) and part not in node:
+                for j in range(len(parts), i + 1, -1):
+                    if ".".join(parts[i:j]) in node:
+                        part, parts = (
+                            ".".join(parts[i:j]),
+                            [*parts[:i], ".".join(parts[i:j]), *parts[j:]],
+                        )
+                        break
             where = ".".join(parts[: i + 1])
             last = i == len(parts) - 1
             if isinstance(node, list) and part.isdigit() and int(part) < len(node):
@@ -393,6 +405,7 @@ def apply_overrides(scenario: Scenario, overrides: list[str]) -> Scenario:
                 node[key] = value
             else:
                 node = node[key]
+            i += 1
     return validate_scenario(data)
 
 

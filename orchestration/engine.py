@@ -116,6 +116,15 @@ def schedule_due(scenario: Scenario) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
+def slippage_window(scenario: Scenario) -> float | None:
+    """Minutes after the first release over which slippage is measured: the
+    release's refinement window after it, else one day (None: no release)."""
+    m = scenario.market
+    if m.kind != "macro_gap":
+        return None
+    return m.gap.refine.after_minutes if m.gap.refine is not None else 1440.0
+
+
 def agent_settings(
     agents: dict[str, Agent],
 ) -> tuple[dict[str, float], dict[str, tuple[str, Any]]]:
@@ -199,6 +208,7 @@ def build_components(
         timeline,
     )
     costs = scenario.instrument_costs()
+    slippage = slippage_window(scenario)
     no_roll = frozenset(i.name for i in scenario.market.instruments if not i.roll)
     managers: dict[str, RiskManager] = {}
     agents: dict[str, list[tuple[str, Agent]]] = {}
@@ -222,6 +232,7 @@ def build_components(
             {n: a.config.model for n, a in built.items() if hasattr(a.config, "model")},
             latencies,
             triggers,
+            slippage,
         )
         agents[cname] = [(n, built[n]) for n in order]
     return Components(market, managers, agents)
@@ -386,6 +397,7 @@ def concat_results(parts: list[dict[str, ConfigResult]]) -> dict[str, ConfigResu
                 b: np.concatenate([r.attribution[b] for r in res]) for b in res[0].attribution
             },
             series=series,
+            slippage=np.concatenate([r.slippage for r in res]),
         )
     return out
 
