@@ -388,3 +388,63 @@ def test_bad_clock_settings_exit_2_naming_the_field_and_write_nothing(
     assert rc == 2
     assert len(err.splitlines()) == 1 and field in err, err
     assert not out.exists()
+
+
+def test_delta_hedge_error_still_falls_like_one_over_sqrt_rebalances_on_a_wake_up_clock() -> None:
+    # The BSM world on a 6-hour base grid; the delta hedger wakes every 1440 or
+    # every 360 minutes (the timeline holds the wake-ups): 4x the rebalances,
+    # half the hedging error.
+    from conftest import bsm_world_scenario
+
+    sc = bsm_world_scenario(n_paths=6000, steps_per_day=4)
+    data = sc.model_dump()
+    delta = data["configs"]["delta"]
+    for name, minutes in (("daily", 1440.0), ("six_hourly", 360.0)):
+        agent = {
+            **delta["agents"][0],
+            "config": {"schedule": {"kind": "every", "minutes": minutes}},
+        }
+        data["configs"][name] = {**delta, "agents": [agent]}
+    res = run_local(validate_scenario(data))
+    s1, s4 = res["daily"].pnl.std(), res["six_hourly"].pnl.std()
+    assert 1.75 < s1 / s4 < 2.25, (s1, s4)
+    assert _hashes(res)["six_hourly"] == _hashes(res)["delta"]  # every grid step = every 360 min
+
+
+def test_a_release_widens_the_spread_at_execution_time() -> None:
+    # One order at the release step and one 10 half-lives later: the first pays
+    # k times the half-spread, the second ~1x.
+    table_sc = small_gap_scenario(n_paths=8, days=4.0)
+    data = table_sc.model_dump()
+    data["market"]["gap"].update(
+        day=2.0,
+        at="08:30",
+        size_std=0.0,
+        refine={"before_minutes": 0, "after_minutes": 60, "step_minutes": 6},
+    )
+    data["market"]["instruments"][0]["cost"] = {
+        "half_spread_bps": 1.0,
+        "release_spread_mult": 8.0,
+        "release_half_life_minutes": 6.0,
+    }
+    data["configs"] = {"c": {"agents": [{"cls": AlwaysBuy, "name": "buy"}]}}
+    sc = validate_scenario(data)
+    c = build_components(sc)
+    seen: list[tuple] = []
+    run_protocol(
+        LocalRuntime(),
+        c.market,
+        make_pipelines(sc, c.managers, c.agents),
+        sc.n_steps,
+        record=seen.append,
+    )
+    mgr = c.managers["c"]
+    k = sc.timeline.events["CPI"]
+    # one unit bought every step at mid: the cost is mid * 1bp * the multiplier
+    expect = 0.0
+    for j in range(sc.n_steps):
+        m = seen[j][-1]
+        minutes = (m.time - sc.timeline.times[k]) * 365 * 1440
+        mult = 1.0 + 7.0 * 0.5 ** (minutes / 6.0) if j >= k else 1.0
+        expect = expect + m.spot * 1e-4 * mult
+    np.testing.assert_allclose(mgr.portfolio.cost, expect, rtol=1e-12)
