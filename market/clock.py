@@ -39,6 +39,9 @@ from pydantic import BaseModel, ConfigDict, Field
 CLOCK_TOL = 1e-12
 #: Minutes per day.
 MINUTES_PER_DAY = 1440.0
+#: Most steps a timeline may hold (a guard against a window or schedule
+#: whose step is absurdly small for the horizon).
+MAX_STEPS = 5_000_000
 #: Kinds of timeline points, in merge priority (lower wins).
 BASE, EVENT, REFINE, WAKE, ARRIVAL = 0, 1, 2, 3, 4
 
@@ -172,6 +175,10 @@ def refine_times(point: ClockPoint, horizon: float, year_days: float) -> np.ndar
     w = point.refine
     if w is None:
         return np.zeros(0)
+    if (w.before_minutes + w.after_minutes) / w.step_minutes > MAX_STEPS:
+        raise ValueError(
+            f"refine.step_minutes: {w.step_minutes:g} minutes makes more than {MAX_STEPS:,} steps"
+        )
     before = math.ceil(w.before_minutes / w.step_minutes - 1e-9)
     after = math.floor(w.after_minutes / w.step_minutes + 1e-9)
     step = minutes_to_years(w.step_minutes, year_days)
@@ -183,6 +190,11 @@ def refine_times(point: ClockPoint, horizon: float, year_days: float) -> np.ndar
 def wake_times(minutes: float, horizon: float, year_days: float) -> np.ndarray:
     """Wake-ups of an every-``minutes`` schedule from ``t = 0`` to the horizon, years."""
     step = minutes_to_years(minutes, year_days)
+    if horizon / step > MAX_STEPS:
+        raise ValueError(
+            f"schedule.minutes: waking every {minutes:g} minutes makes more than "
+            f"{MAX_STEPS:,} steps"
+        )
     n = math.floor(horizon / step + 1e-9)
     return np.arange(n + 1, dtype=np.float64) * step
 

@@ -79,9 +79,15 @@ class AgentSpec(BaseModel):
     def _check(self) -> AgentSpec:
         cls = resolve_agent_class(self.cls)
         try:
-            cls.Config.model_validate(self.config)
+            cfg = cls.Config.model_validate(self.config)
         except ValidationError as exc:
             raise ValueError(f"config of {cls.__name__}: {format_validation_error(exc)}") from None
+        sch = cfg.schedule
+        if sch.kind == "band" and sch.greek is None and cls.greek is None:
+            raise ValueError(
+                f"config of {cls.__name__}: schedule.greek: a band schedule needs a greek "
+                "(the agent hedges none)"
+            )
         return self
 
     @property
@@ -198,6 +204,7 @@ class Scenario(BaseModel):
                     f"market.gap.day: the release of {p.name!r} at day "
                     f"{p.time * self.year_days:g} is outside the horizon (0 to {self.days:g} days)"
                 )
+        self.timeline  # noqa: B018 -- builds (and checks) the clock now, not mid-run
         return self
 
     @property

@@ -448,3 +448,29 @@ def test_a_release_widens_the_spread_at_execution_time() -> None:
         mult = 1.0 + 7.0 * 0.5 ** (minutes / 6.0) if j >= k else 1.0
         expect = expect + m.spot * 1e-4 * mult
     np.testing.assert_allclose(mgr.portfolio.cost, expect, rtol=1e-12)
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_killing_an_actor_with_orders_in_flight_still_gives_the_undisturbed_hash() -> None:
+    import os
+    import signal
+
+    import ray
+
+    from orchestration.ray_runtime import RayRun
+
+    sc = _events_scenario(n_paths=100, days=3.0)
+    sc = sc.model_copy(update={"configs": {k: sc.configs[k] for k in ("triggers", "band")}})
+    expected = _hashes(run_local(sc))
+    run = RayRun(sc, checkpoint_every=3)
+    at = sc.timeline.events["CPI"] + 2
+    role = "band/manager"
+    killed: list[int] = []
+
+    def kill(step: int) -> None:
+        if step == at and not killed:
+            killed.append(step)
+            os.kill(ray.get(run.units[0].handles[role].pid.remote()), signal.SIGKILL)
+
+    assert _hashes(run.run(kill)) == expected
+    assert run.failures == {f"shard 0:{role}": 1}
