@@ -271,10 +271,13 @@ class RiskManager:
             return None
         out = {g: np.zeros(market.n_paths) for g in MODEL_GREEKS}
         for _, o in self._inflight:
-            unit: Any = market.quote(o.instrument) if not hedge else None
+            if hedge:
+                unit = hedge[o.instrument]
+            else:
+                q = market.quote(o.instrument)
+                unit = {g: getattr(q, g) for g in MODEL_GREEKS}
             for g in MODEL_GREEKS:
-                per = getattr(unit, g) if unit is not None else hedge[o.instrument][g]  # type: ignore[index]
-                out[g] = out[g] + o.qty * per
+                out[g] = out[g] + o.qty * unit[g]
         return out
 
     def _due(self, agent: str | None, view: dict[str, np.ndarray]) -> np.ndarray | None:

@@ -292,3 +292,21 @@ def test_dates_survive_replays() -> None:
     assert stamps[1] == "2020-03-09T12:00:00.000"
     assert all(isinstance(ev[-1], MarketEvent) for ev in steps)
     assert [float(ev[-1].spot[0]) for ev in steps[::2]] == [100.0, 95.0, 97.0, 90.0]
+
+
+def test_an_event_logged_before_stamps_existed_still_decodes() -> None:
+    import dataclasses
+
+    import msgpack
+
+    from market import events as ev
+
+    cfg = MarketConfig(kind="gbm", clock={"start": "2024-06-12T00:00"})
+    m = MarketSimulator(cfg, 1, 1 / YEAR, YEAR, 1, 0, 2).start()[-1]
+    assert m.stamp == "2024-06-12T00:00:00.000"
+    fields = {f.name: getattr(m, f.name) for f in dataclasses.fields(m) if f.name != "stamp"}
+    payload = msgpack.packb(["MarketEvent", fields], default=ev._default, use_bin_type=True)
+    old = msgpack.packb(msgpack.ExtType(ev.DATACLASS_EXT, payload), use_bin_type=True)
+    back = ev.decode(old)
+    assert back.stamp == "" and ev.events_equal(dataclasses.replace(m, stamp=""), back)
+    assert ev.events_equal(ev.decode(ev.encode(m)), m)
