@@ -4,7 +4,19 @@ Write your own agent by subclassing :class:`Agent` (see ``docs/custom_agents.md`
 """
 
 from agents.allocation import EventAwareAllocation, StaticAllocation
-from agents.base import Agent, AgentConfig, AgentError, AgentTurn
+from agents.base import (
+    STATE_SCHEDULES,
+    Agent,
+    AgentConfig,
+    AgentError,
+    AgentTurn,
+    BandBreach,
+    EveryMinutes,
+    EveryStep,
+    OnRelease,
+    Schedule,
+    SpotMove,
+)
 from agents.book import BookFlow, BookKeeper, BookPosition
 from agents.delta import DeltaHedger, DeltaHedgerConfig
 from agents.gamma import GammaHedger, GammaHedgerConfig
@@ -23,10 +35,12 @@ BUILTIN_AGENTS: dict[str, type[Agent]] = {
 
 __all__ = [
     "BUILTIN_AGENTS",
+    "STATE_SCHEDULES",
     "Agent",
     "AgentConfig",
     "AgentError",
     "AgentTurn",
+    "BandBreach",
     "BookFlow",
     "BookGreeks",
     "BookKeeper",
@@ -35,14 +49,19 @@ __all__ = [
     "DeltaHedger",
     "DeltaHedgerConfig",
     "EventAwareAllocation",
+    "EveryMinutes",
+    "EveryStep",
     "GammaHedger",
     "GammaHedgerConfig",
     "ManagerConfig",
     "ModelMonitor",
     "MonitorConfig",
+    "OnRelease",
     "OptionLine",
     "Portfolio",
     "RiskManager",
+    "Schedule",
+    "SpotMove",
     "StaticAllocation",
     "VegaHedger",
     "VegaHedgerConfig",

@@ -15,18 +15,79 @@ Agents never import Ray; randomness, if any, comes from the ``rng`` passed in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from market.events import Fill, MarketEvent, Order, RiskSnapshot
 
 
-class AgentConfig(BaseModel):
-    """Base of every agent's config: frozen, unknown fields refused."""
+class EveryStep(BaseModel):
+    """Decide at every step of the decision grid (base grid, events, refinements)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["every_step"] = "every_step"
+
+
+class EveryMinutes(BaseModel):
+    """Wake up every ``minutes`` minutes from the start (the timeline holds those times)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["every"] = "every"
+    minutes: float = Field(gt=0.0, allow_inf_nan=False)
+
+
+class OnRelease(BaseModel):
+    """Decide at the step of a scheduled release (``names``: which; None = every one)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["on_release"] = "on_release"
+    names: tuple[str, ...] | None = None
+
+
+class SpotMove(BaseModel):
+    """Decide on the paths whose spot moved more than ``threshold`` (relative) since
+    the agent's last trade there (every path is due until its first trade)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["spot_move"] = "spot_move"
+    threshold: float = Field(gt=0.0, allow_inf_nan=False)
+
+
+class BandBreach(BaseModel):
+    """Decide on the paths where the book's ``greek`` (default: the agent's) is
+    outside its band."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["band"] = "band"
+    greek: Literal["delta", "gamma", "vega"] | None = None
+
+
+#: An agent's trigger: clock-based (``every_step``, ``every``, ``on_release``:
+#: the driver knows from the timeline, a not-due agent is not called at all)
+#: or state-based (``spot_move``, ``band``: the manager marks the due paths).
+Schedule = Annotated[
+    EveryStep | EveryMinutes | OnRelease | SpotMove | BandBreach, Field(discriminator="kind")
+]
+#: Schedules the manager evaluates per path.
+STATE_SCHEDULES = frozenset({"spot_move", "band"})
+
+
+class AgentConfig(BaseModel):
+    """Base of every agent's config: frozen, unknown fields refused.
+
+    Attributes:
+        latency: Reaction latency, seconds (>= 0): an order decided at ``t``
+            executes at the first market state at or after ``t + latency``, at
+            that state's quotes and costs; the agent learns of its fill then.
+        schedule: When the agent is due (:data:`Schedule`; default every step).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    latency: float = Field(0.0, ge=0.0, allow_inf_nan=False)
+    schedule: Schedule = EveryStep()
 
 
 class AgentError(RuntimeError):
@@ -62,13 +123,16 @@ class AgentTurn:
     Attributes:
         notices: Manager events for this step (budget updates, model alerts).
         view: The book after the orders of the agents before this one.
-        fills: Agent name to its fills of the previous step (each agent takes
+        fills: Agent name to its fills not yet delivered (each agent takes
             its own; delivered before this step's events).
+        due: Paths on which this agent is due (a state-based schedule), shape
+            ``[n]`` bool; None = every path.
     """
 
     notices: tuple[Any, ...]
     view: RiskSnapshot
     fills: dict[str, list[Fill]]
+    due: np.ndarray | None = None
 
 
 class Agent:
@@ -125,8 +189,15 @@ class Agent:
                 self.on_fill(f)
             for ev in (*events[:-1], *turn.notices):
                 getattr(self, ev.hook)(ev)
-            orders = self.on_market(market, turn.view)
-            return self._check_orders(orders, market)
+            due = turn.due
+            if due is not None and not due.any():
+                return []
+            orders = self._check_orders(self.on_market(market, turn.view), market)
+            if due is not None and not due.all():
+                orders = [
+                    Order(o.step, o.sender, o.instrument, np.where(due, o.qty, 0.0)) for o in orders
+                ]
+            return orders
         except AgentError:
             raise
         except Exception as exc:

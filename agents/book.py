@@ -9,6 +9,7 @@ calls it at the start of every step.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import numpy as np
@@ -42,7 +43,7 @@ class BookPosition(BaseModel):
 class BookFlow(BaseModel):
     """Client trades that keep arriving in the book (e.g. Cao et al. 2023).
 
-    Each day (at the first step of days 1, 2, ...) every path receives
+    Each day (at the first step at or after the start of days 1, 2, ...) every path receives
     ``N ~ Poisson(rate_per_day)`` client trades of one new option each
     (strike ``moneyness × spot``, ``expiry_days`` to expiry), each adding
     ``+qty`` or ``-qty`` units to the book with probability ½ (``side =
@@ -97,6 +98,7 @@ class BookKeeper:
         self.no_roll = no_roll
         self.flow = flow
         self.booked = False
+        self._day = 0
 
     def roll_delisted(self, market: MarketEvent) -> None:
         """Close positions in series their instrument no longer lists (a roll).
@@ -133,9 +135,13 @@ class BookKeeper:
         """Put this day's client trades on the book (at mid), if one starts now."""
         if self.flow is None:
             return
-        flow, rng, per_day = self.flow
-        if market.step == 0 or market.step % per_day:
+        flow, rng, _ = self.flow
+        # The first step of each new day (on any timeline: the first step at
+        # or after midnight; on a lock-step grid, every steps_per_day-th).
+        day = math.floor(market.time * self.year_days + 1e-6)
+        if day <= self._day:
             return
+        self._day = day
         count = rng.poisson(flow.rate_per_day)
         if flow.side == "random":
             units = 2 * rng.binomial(count, 0.5) - count
@@ -175,11 +181,13 @@ class BookKeeper:
         """State to restore later (the portfolio is the manager's to snapshot)."""
         return {
             "booked": self.booked,
+            "day": self._day,
             "flow_rng": None if self.flow is None else self.flow[1].snapshot(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`snapshot`."""
         self.booked = bool(state["booked"])
+        self._day = int(state.get("day", 0))
         if self.flow is not None:
             self.flow[1].restore(state["flow_rng"])

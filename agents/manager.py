@@ -10,7 +10,16 @@ Per step (see DESIGN.md, the step protocol) the manager
    breach a hard limit -- :meth:`RiskManager.submit`;
 3. nets the orders per instrument for the market -- :meth:`RiskManager.net_orders`;
 4. books the market's fills, hands each agent its share and counts budget
-   breaches of the post-trade book -- :meth:`RiskManager.on_fills`.
+   breaches of the post-trade book -- :meth:`RiskManager.settle`.
+
+Event time (``docs/architecture.md``): an agent with a reaction latency has
+its orders queued in flight until the first step at or after ``decision time
++ latency``; there they pass the hard limits against the book of that step,
+are netted with that step's other orders and filled at its quotes and costs
+(fast-market spreads included). Agents' views include their orders in flight
+(working orders are part of the position a desk hedges). Fills of an agent
+that is not called at a step (its schedule) wait for its next turn. State
+triggers (``spot_move``, ``band``) come with the turn as the paths due.
 
 Everything is per path (arrays ``[n]``); agents are known here only by name.
 """
@@ -31,6 +40,7 @@ from agents.models import MODEL_GREEKS, BSMModel, PricingModel, model_greeks
 from agents.monitor import ModelMonitor
 from agents.portfolio import Portfolio
 from market._rng import BlockRNG
+from market.clock import CLOCK_TOL, minutes_to_years
 from market.events import (
     Announcement,
     BudgetUpdate,
@@ -39,7 +49,7 @@ from market.events import (
     Order,
     RiskSnapshot,
 )
-from market.execution import CostModel, fill_order
+from market.execution import CostModel, event_multiplier, fill_order
 
 _MODEL: TypeAdapter[PricingModel] = TypeAdapter(PricingModel)
 
@@ -59,6 +69,11 @@ class RiskManager:
             (``(flow, rng, steps_per_day)``), or None.
         models: Agent name to the pricing model it hedges with (default BSM
             at the quoted vols): its view's greeks come from that model.
+        latencies: Agent name to its reaction latency, seconds (absent = 0).
+        triggers: Agent name to its state trigger: ``("spot_move", threshold)``
+            or ``("band", greek)`` (absent = due on every path).
+        slippage_minutes: Length of the window after the first release over
+            which the slippage is measured, minutes (None = not measured).
     """
 
     def __init__(
@@ -72,8 +87,22 @@ class RiskManager:
         no_roll: frozenset[str] = frozenset(),
         flow: tuple[BookFlow, BlockRNG, int] | None = None,
         models: dict[str, PricingModel] | None = None,
+        latencies: dict[str, float] | None = None,
+        triggers: dict[str, tuple[str, Any]] | None = None,
+        slippage_minutes: float | None = None,
     ) -> None:
         self.config = config
+        self.slippage_minutes = slippage_minutes
+        self.slippage = np.zeros(n_paths)
+        self._pre_mid: dict[str, tuple[str, np.ndarray, np.ndarray]] = {}
+        self.latencies = {a: float(v) for a, v in (latencies or {}).items() if v > 0.0}
+        self.triggers = dict(triggers or {})
+        self._inflight: list[tuple[float, Order]] = []
+        self._undelivered: dict[str, list[Fill]] = {}
+        self._active: list[str] = list(cascade)
+        self._last_spot: dict[str, np.ndarray] = {
+            a: np.full(n_paths, np.nan) for a, t in self.triggers.items() if t[0] == "spot_move"
+        }
         self.costs = dict(costs or {})
         self.cascade = list(cascade)
         self.year_days = year_days
@@ -104,14 +133,19 @@ class RiskManager:
         self._bands: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------ protocol
-    def begin_step(self, events: tuple[Any, ...]) -> AgentTurn:
-        """Start a step: roll and value the book, update the budget.
+    def begin_step(
+        self, events: tuple[Any, ...], active: tuple[str, ...] | None = None
+    ) -> AgentTurn:
+        """Start a step: roll and value the book, update the budget, execute
+        the orders in flight that arrive now.
 
         Args:
             events: The market's events, the :class:`MarketEvent` last.
+            active: The agents called at this step (their clock schedules are
+                due), in cascade order; None = every agent.
 
         Returns:
-            The turn of the first agent in the cascade.
+            The turn of the first agent called.
         """
         market = events[-1]
         self._market = market
@@ -149,7 +183,14 @@ class RiskManager:
         )
         self._orders = []
         self._submitted = []
-        self._turn_fills = self.take_fills()
+        self._active = (
+            list(self.cascade) if active is None else [a for a in self.cascade if a in active]
+        )
+        for agent, fills in self.take_fills().items():
+            self._undelivered.setdefault(agent, []).extend(fills)
+        self._turn_fills = self._undelivered
+        if self._inflight:
+            self._execute_arrivals(market)
         return self._turn()
 
     def submit(self, agent: str, orders: list[Order]) -> AgentTurn:
@@ -164,42 +205,94 @@ class RiskManager:
         """
         market = self._market
         assert market is not None
-        expected = (
-            self.cascade[len(self._submitted)] if len(self._submitted) < len(self.cascade) else None
-        )
+        active = self._active
+        expected = active[len(self._submitted)] if len(self._submitted) < len(active) else None
         if agent != expected:
             raise RuntimeError(
                 f"step {market.step}: orders from {agent!r} out of turn (expected {expected!r})"
             )
         self._submitted.append(agent)
-        cfg = self.config
+        self._undelivered.pop(agent, None)
+        latency = self.latencies.get(agent)
+        last = self._last_spot.get(agent)
         for o in orders:
             if o.step != market.step or o.sender != agent:
                 raise RuntimeError(
                     f"step {market.step}: {agent!r} sent an order stamped step {o.step} "
                     f"by {o.sender!r}"
                 )
-            q = market.quote(o.instrument)
-            qty = o.qty
-            reject = np.zeros(qty.shape, dtype=bool)
-            limit = cfg.max_order.get(o.instrument)
-            if limit is not None:
-                reject |= np.abs(qty) > limit
-            if cfg.hard_limit is not None:
-                before = self._loss(self._running)
-                after = self._loss({g: self._running[g] + qty * getattr(q, g) for g in GREEKS})
-                reject |= (after > cfg.hard_limit * cfg.budget) & (after > before)
-            if reject.any():
-                self.rejected += reject & (qty != 0.0)
-                qty = np.where(reject, 0.0, qty)
-            for g in MODEL_GREEKS:
-                self._running[g] = self._running[g] + qty * getattr(q, g)
-            for key, running in self._by_model.items():
-                unit = self._hedge_by_model[key][o.instrument]
-                for g in MODEL_GREEKS:
-                    running[g] = running[g] + qty * unit[g]
-            self._orders.append(Order(o.step, agent, o.instrument, qty))
+            if last is not None:
+                self._last_spot[agent] = last = np.where(o.qty != 0.0, market.spot, last)
+            if latency is not None:
+                arrival = market.time + minutes_to_years(latency / 60.0, self.year_days)
+                self._inflight.append((arrival, Order(o.step, agent, o.instrument, o.qty)))
+                continue
+            self._book_order(market, agent, o)
         return self._turn()
+
+    def _book_order(self, market: MarketEvent, agent: str, o: Order) -> None:
+        """Apply the hard limits to an order executing now and add it to the book's greeks."""
+        cfg = self.config
+        q = market.quote(o.instrument)
+        qty = o.qty
+        reject = np.zeros(qty.shape, dtype=bool)
+        limit = cfg.max_order.get(o.instrument)
+        if limit is not None:
+            reject |= np.abs(qty) > limit
+        if cfg.hard_limit is not None:
+            before = self._loss(self._running)
+            after = self._loss({g: self._running[g] + qty * getattr(q, g) for g in GREEKS})
+            reject |= (after > cfg.hard_limit * cfg.budget) & (after > before)
+        if reject.any():
+            self.rejected += reject & (qty != 0.0)
+            qty = np.where(reject, 0.0, qty)
+        for g in MODEL_GREEKS:
+            self._running[g] = self._running[g] + qty * getattr(q, g)
+        for key, running in self._by_model.items():
+            unit = self._hedge_by_model[key][o.instrument]
+            for g in MODEL_GREEKS:
+                running[g] = running[g] + qty * unit[g]
+        self._orders.append(Order(o.step, agent, o.instrument, qty))
+
+    def _execute_arrivals(self, market: MarketEvent) -> None:
+        """Book the orders in flight that arrive by this step (in decision order)."""
+        due = [(t, o) for t, o in self._inflight if t <= market.time + CLOCK_TOL]
+        if not due:
+            return
+        self._inflight = [(t, o) for t, o in self._inflight if t > market.time + CLOCK_TOL]
+        for _, o in due:
+            self._book_order(market, o.sender, o)
+
+    def _inflight_greeks(
+        self, market: MarketEvent, hedge: dict[str, Any] | None
+    ) -> dict[str, np.ndarray] | None:
+        """Greeks of the orders in flight at this step's quotes (None when none)."""
+        if not self._inflight:
+            return None
+        out = {g: np.zeros(market.n_paths) for g in MODEL_GREEKS}
+        for _, o in self._inflight:
+            if hedge:
+                unit = hedge[o.instrument]
+            else:
+                q = market.quote(o.instrument)
+                unit = {g: getattr(q, g) for g in MODEL_GREEKS}
+            for g in MODEL_GREEKS:
+                out[g] = out[g] + o.qty * unit[g]
+        return out
+
+    def _due(self, agent: str | None, view: dict[str, np.ndarray]) -> np.ndarray | None:
+        """Paths on which ``agent``'s state trigger fires (None = no state trigger)."""
+        trig = self.triggers.get(agent) if agent is not None else None
+        if trig is None:
+            return None
+        market = self._market
+        assert market is not None
+        kind, arg = trig
+        if kind == "spot_move":
+            last = self._last_spot[agent]  # type: ignore[index]
+            moved = np.abs(market.spot / np.where(np.isnan(last), market.spot, last) - 1.0)
+            return np.isnan(last) | (moved > arg)
+        return np.abs(view[arg]) > self._bands[arg]
 
     def net_orders(self) -> list[Order]:
         """This step's orders netted per instrument (first-ordered first), non-zero only."""
@@ -229,9 +322,13 @@ class RiskManager:
         market = self._market
         assert market is not None
         out: dict[str, list[Fill]] = {name: [] for name in self.cascade}
+        since = self._minutes_since_release(market.time)
         for o in self.net_orders():
             quote = market.quote(o.instrument)
-            f = fill_order(o, quote, self.costs.get(o.instrument, CostModel()), "manager")
+            cost = self.costs.get(o.instrument, CostModel())
+            f = fill_order(o, quote, cost, "manager", event_multiplier(cost, since))
+            if since is not None:
+                self._slip(f, quote, since)
             self.portfolio.apply_fill(f, quote)
             mine = [x for x in self._orders if x.instrument == f.instrument]
             total = np.zeros_like(f.qty)
@@ -253,6 +350,8 @@ class RiskManager:
                     )
                 )
         self._fills = out
+        if since is None and self.slippage_minutes is not None:
+            self._pre_mid = {q.instrument: (q.contract, q.strike, q.mid) for q in market.quotes}
         loss = self._loss(self._running)
         self.breaches += loss > self.config.budget
         step_cost = np.zeros(market.n_paths)
@@ -269,6 +368,33 @@ class RiskManager:
         """The last step's fills per agent, not yet handed out (then cleared)."""
         fills, self._fills = self._fills, {}
         return fills
+
+    def final_fills(self) -> dict[str, list[Fill]]:
+        """Every fill not yet handed out, per agent (after the last step)."""
+        out = {a: list(f) for a, f in self._undelivered.items()}
+        for agent, fills in self.take_fills().items():
+            out.setdefault(agent, []).extend(fills)
+        self._undelivered = {}
+        return out
+
+    def _slip(self, f: Fill, quote: Any, since: float) -> None:
+        """Add a post-release fill's cost against the pre-release mid of its contract.
+
+        Paths whose contract was relisted or re-struck since count the cost
+        against their own mid (the spread and fees only).
+        """
+        if self.slippage_minutes is None or since > self.slippage_minutes + 1e-9:
+            return
+        pre = self._pre_mid.get(f.instrument)
+        ref = f.mid
+        if pre is not None and pre[0] == quote.contract:
+            ref = np.where(pre[1] == quote.strike, pre[2], f.mid)
+        fee = f.cost - f.qty * (f.price - f.mid)
+        self.slippage = self.slippage + f.qty * (f.price - ref) + fee
+
+    def _minutes_since_release(self, time: float) -> float | None:
+        past = [t for t in self.released if t <= time + CLOCK_TOL]
+        return (time - max(past)) * self.year_days * 1440.0 if past else None
 
     def finish(self, events: tuple[Any, ...]) -> ConfigResult:
         """Close the run at the last quote: roll, value, report.
@@ -293,6 +419,7 @@ class RiskManager:
             rejected=self.rejected.copy(),
             attribution={b: v.copy() for b, v in self.attribution.totals.items()},
             series=list(self.series),
+            slippage=self.slippage.copy() if self.slippage_minutes is not None else np.zeros(0),
         )
 
     def _series_row(self, market: MarketEvent, loss: np.ndarray) -> dict[str, float]:
@@ -344,12 +471,14 @@ class RiskManager:
         market = self._market
         assert market is not None
         r, model, hedge = self._running, "bsm", {}
-        nxt = (
-            self.cascade[len(self._submitted)] if len(self._submitted) < len(self.cascade) else None
-        )
+        active = self._active
+        nxt = active[len(self._submitted)] if len(self._submitted) < len(active) else None
         if nxt in self.models:
             key = self.models[nxt].model_dump_json()
             r, model, hedge = self._by_model[key], self.models[nxt].kind, self._hedge_by_model[key]
+        pending = self._inflight_greeks(market, hedge)
+        if pending is not None:
+            r = {g: r[g] + pending[g] for g in MODEL_GREEKS}
         view = RiskSnapshot(
             step=market.step,
             sender="manager",
@@ -364,7 +493,7 @@ class RiskManager:
             model=model,
             hedge_greeks=hedge,
         )
-        return AgentTurn(self._notices, view, self._turn_fills)
+        return AgentTurn(self._notices, view, self._turn_fills, self._due(nxt, r))
 
     def _on_announcement(self, ann: Announcement) -> None:
         if ann.released:
@@ -410,6 +539,11 @@ class RiskManager:
             "series": list(self.series),
             "monitor": None if self.monitor is None else self.monitor.snapshot(),
             "models": {a: m.model_dump() for a, m in self.models.items()},
+            "inflight": [[t, o.step, o.sender, o.instrument, o.qty] for t, o in self._inflight],
+            "undelivered": {k: list(v) for k, v in self._undelivered.items()},
+            "last_spot": {k: v.copy() for k, v in self._last_spot.items()},
+            "slippage": self.slippage.copy(),
+            "pre_mid": {k: list(v) for k, v in self._pre_mid.items()},
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -427,3 +561,14 @@ class RiskManager:
         if self.monitor is not None:
             self.monitor.restore(state["monitor"])
         self.models = {a: _MODEL.validate_python(m) for a, m in state["models"].items()}
+        self._inflight = [
+            (float(t), Order(int(k), str(a), str(i), q.copy()))
+            for t, k, a, i, q in state.get("inflight", [])
+        ]
+        self._undelivered = {k: list(v) for k, v in state.get("undelivered", {}).items()}
+        self._last_spot.update({k: v.copy() for k, v in state.get("last_spot", {}).items()})
+        if "slippage" in state:
+            self.slippage = state["slippage"].copy()
+            self._pre_mid = {
+                k: (str(c), k_.copy(), m.copy()) for k, (c, k_, m) in state["pre_mid"].items()
+            }

@@ -70,6 +70,9 @@ class ConfigResult:
             total over the run per path, currency, ``[n]``; they sum to ``pnl``.
         series: Per-step summaries across paths (greek percentiles, budget
             usage and scales, mean P&L), one dict per step.
+        slippage: Cost of the trades executed in the window after the first
+            release, against the pre-release mids, currency, ``[n]`` (empty
+            when the run has no release or no window).
     """
 
     pnl: np.ndarray
@@ -79,6 +82,7 @@ class ConfigResult:
     rejected: np.ndarray
     attribution: dict[str, np.ndarray] = field(default_factory=dict)
     series: list[dict[str, float]] = field(default_factory=list)
+    slippage: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def cascade_order(agents: list[tuple[str, str | None]]) -> list[str]:

@@ -51,7 +51,8 @@ def run(quick: bool = False, paths: list[int] | None = None, days: float = 20.0)
     ship_user_modules()
     rows = []
     for n in paths:
-        sc = load_scenario("macro_gap", [f"n_paths={n}", f"days={days}"])
+        gap = f"market.gap.day={min(10.0, days / 2)}"  # the release inside the horizon
+        sc = load_scenario("macro_gap", [f"n_paths={n}", f"days={days}", gap])
         work = n * sc.n_steps * len(sc.configs)
         t = time.perf_counter()
         local = run_local(sc)

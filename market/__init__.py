@@ -3,6 +3,7 @@
 Nothing here knows about agents or Ray.
 """
 
+from market.clock import ClockConfig, ClockPoint, RefineWindow, Timeline, build_timeline
 from market.config import (
     GapConfig,
     HestonWorld,
@@ -32,6 +33,8 @@ from market.surface import SurfaceConfig, SurfaceState
 __all__ = [
     "Announcement",
     "BudgetUpdate",
+    "ClockConfig",
+    "ClockPoint",
     "CostModel",
     "EndOfRun",
     "Fill",
@@ -45,11 +48,14 @@ __all__ = [
     "MertonWorld",
     "ModelAlert",
     "Order",
+    "RefineWindow",
     "RegimeConfig",
     "ReplayConfig",
     "RiskSnapshot",
     "SurfaceConfig",
     "SurfaceState",
+    "Timeline",
+    "build_timeline",
     "decode",
     "encode",
 ]

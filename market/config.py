@@ -7,10 +7,12 @@ the hot path reads plain attributes from it.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from market.clock import ClockConfig, ClockPoint, RefineWindow
 from market.execution import CostModel
 from market.surface import SurfaceConfig
 
@@ -32,6 +34,18 @@ class GapConfig(BaseModel):
         bid: Fractional rise of ATM vol over ``bid_days`` before release.
         bid_days: Days before release over which vol is bid.
         crush: Fractional fall of ATM vol at release, in [0, 1).
+        at: Time of day of the release (``"08:30"`` or ``"08:30:15"``); the
+            release is then at ``day + at`` (``day`` a whole day). None = at
+            ``day`` exactly.
+        refine: Finer steps around the release (e.g. 1-minute steps from 30
+            minutes before to 2 hours after), or None.
+        post_vol: Realised intraday vol right after the release, as a multiple
+            of the normal vol (1 = none); the excess decays with
+            ``post_vol_half_life_minutes``.
+        post_vol_half_life_minutes: Half-life of the post-release vol excess, minutes.
+        post_drift: Follow-through after the release as a fraction of the gap
+            (> 0 continuation, < 0 reversal), drifting in exponentially.
+        post_drift_minutes: Mean time of that drift, minutes.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -47,6 +61,27 @@ class GapConfig(BaseModel):
     bid: float = Field(0.10, ge=0.0, le=5.0)
     bid_days: float = Field(3.0, ge=0.0)
     crush: float = Field(0.25, ge=0.0, lt=1.0)
+    at: str | None = Field(None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")
+    refine: RefineWindow | None = None
+    post_vol: float = Field(1.0, ge=0.0, le=50.0, allow_inf_nan=False)
+    post_vol_half_life_minutes: float = Field(30.0, gt=0.0, allow_inf_nan=False)
+    post_drift: float = Field(0.0, ge=-5.0, le=5.0, allow_inf_nan=False)
+    post_drift_minutes: float = Field(30.0, gt=0.0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _check(self) -> GapConfig:
+        if self.at is not None and self.day != math.floor(self.day):
+            raise ValueError(f"day must be a whole day when at is set, got {self.day}")
+        return self
+
+    @property
+    def release_day(self) -> float:
+        """Release time in days after the start (``day`` plus the time of day ``at``)."""
+        if self.at is None:
+            return self.day
+        parts = [int(x) for x in self.at.split(":")]
+        seconds = parts[0] * 3600 + parts[1] * 60 + (parts[2] if len(parts) > 2 else 0)
+        return self.day + seconds / 86400.0
 
 
 class InstrumentSpec(BaseModel):
@@ -234,6 +269,7 @@ class MarketConfig(BaseModel):
         rate: Risk-free rate, continuous per year.
         div: Dividend yield, continuous per year.
         instruments: Listed hedge instruments; the underlying is always listed.
+        clock: The run's calendar (the date and time of ``t = 0``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -253,6 +289,7 @@ class MarketConfig(BaseModel):
     instruments: tuple[InstrumentSpec, ...] = (
         InstrumentSpec(name="underlying", kind="underlying"),
     )
+    clock: ClockConfig = ClockConfig()
 
     @model_validator(mode="after")
     def _check(self) -> MarketConfig:
@@ -264,3 +301,10 @@ class MarketConfig(BaseModel):
         if self.kind == "replay" and self.replay is None:
             raise ValueError("replay: required when kind is 'replay' (the recorded data)")
         return self
+
+    def clock_points(self, year_days: float) -> list[ClockPoint]:
+        """The scheduled events the timeline must hold (the announcement of ``macro_gap``)."""
+        if self.kind != "macro_gap":
+            return []
+        g = self.gap
+        return [ClockPoint(g.name, g.release_day / year_days, g.refine)]

@@ -98,6 +98,8 @@ class MarketEvent:
         quotes: The listed hedge instruments, in listing order.
         rate: Continuously compounded risk-free rate, per year.
         div: Continuous dividend yield, per year.
+        stamp: Calendar date and time of the step (ISO 8601), where the
+            scenario has a calendar (a clock start, or a dated replay); else "".
     """
 
     hook: ClassVar[str] = "on_market"
@@ -109,6 +111,7 @@ class MarketEvent:
     quotes: tuple[InstrumentQuote, ...]
     rate: float = 0.0
     div: float = 0.0
+    stamp: str = ""
 
     @property
     def n_paths(self) -> int:
@@ -384,7 +387,13 @@ def _decode_dataclass(data: bytes, depth: int) -> Any:
     if not isinstance(fields, dict):
         raise EventDecodeError(f"{name}: fields must be a map")
     names = {f.name for f in dataclasses.fields(cls)}
-    if set(fields) != names:
+    # Fields added later with a default (MarketEvent.stamp) may be absent
+    # from older logs: they decode to their default.
+    required = {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING}
+    required -= {
+        f.name for f in dataclasses.fields(cls) if f.default_factory is not dataclasses.MISSING
+    }
+    if not (required <= set(fields) <= names):
         missing, extra = sorted(names - set(fields)), sorted(set(fields) - names, key=str)
         raise EventDecodeError(f"{name}: missing fields {missing}, unknown fields {extra}")
     if cls is MarketEvent:

@@ -9,6 +9,12 @@ fills at::
 and its cost against mid is ``(price - mid) * q + fee >= 0``. The half-spread
 of the underlying is in basis points of mid; an option's is in vol points
 (times its vega) plus a percentage of premium, the two ways desks quote them.
+
+Fast markets: around a scheduled release the half-spread widens. With
+``release_spread_mult = k`` it is ``k`` times its normal value at the release,
+the excess decaying with a half-life of ``release_half_life_minutes``
+(:func:`event_multiplier`); the manager passes the multiplier of the
+execution time to :func:`fill_order`.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ class CostModel(BaseModel):
         half_spread_pct: Half spread as a percent of the premium (options).
         fee_pct: Proportional fee, percent of the traded notional at mid.
         impact_bps: Linear price impact, basis points of mid per unit traded.
+        release_spread_mult: Half-spread multiple at a release (>= 1; 1 = no
+            fast-market widening).
+        release_half_life_minutes: Half-life of the widening after a release, minutes.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -38,9 +47,30 @@ class CostModel(BaseModel):
     half_spread_pct: float = Field(0.0, ge=0.0)
     fee_pct: float = Field(0.0, ge=0.0)
     impact_bps: float = Field(0.0, ge=0.0)
+    release_spread_mult: float = Field(1.0, ge=1.0, le=1000.0, allow_inf_nan=False)
+    release_half_life_minutes: float = Field(5.0, gt=0.0, allow_inf_nan=False)
 
 
-def fill_order(order: Order, quote: InstrumentQuote, cost: CostModel, agent: str) -> Fill:
+def event_multiplier(cost: CostModel, minutes_since_release: float | None) -> float:
+    """The fast-market half-spread multiplier ``1 + (k - 1) * 2**(-m / half_life)``.
+
+    Args:
+        cost: The instrument's cost model (``k = release_spread_mult``).
+        minutes_since_release: Minutes since the latest release at or before
+            now, or None when nothing has been released yet.
+
+    Returns:
+        The multiplier (1.0 before any release or without widening).
+    """
+    k = cost.release_spread_mult
+    if minutes_since_release is None or k == 1.0 or minutes_since_release < 0.0:
+        return 1.0
+    return 1.0 + (k - 1.0) * 0.5 ** (minutes_since_release / cost.release_half_life_minutes)
+
+
+def fill_order(
+    order: Order, quote: InstrumentQuote, cost: CostModel, agent: str, spread_mult: float = 1.0
+) -> Fill:
     """Fill one order against its quote.
 
     Args:
@@ -48,6 +78,8 @@ def fill_order(order: Order, quote: InstrumentQuote, cost: CostModel, agent: str
         quote: The instrument's quote this step.
         cost: The instrument's cost model.
         agent: Name of the agent the fill is for.
+        spread_mult: Multiplier on the half-spread (fast markets,
+            :func:`event_multiplier`).
 
     Returns:
         The fill: price, mid and cost (currency, >= 0) per path.
@@ -59,6 +91,8 @@ def fill_order(order: Order, quote: InstrumentQuote, cost: CostModel, agent: str
         half = np.abs(quote.vega) * (cost.half_spread_vol * 0.01) + mid * (
             cost.half_spread_pct * 0.01
         )
+    if spread_mult != 1.0:
+        half = half * spread_mult
     aq = np.abs(q)
     concession = half + mid * (cost.impact_bps * 1e-4) * aq
     price = mid + np.sign(q) * concession

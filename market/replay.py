@@ -533,6 +533,19 @@ class ReplayGenerator(GBMGenerator):
         """The table row in force at ``time`` (years)."""
         return math.floor(time * self.year_days + 1e-6)
 
+    def stamp(self, time: float) -> str:
+        """The recorded date of the row in force at ``time`` plus the time of day (ISO 8601).
+
+        Dated tables only (numeric time columns give "").
+        """
+        times = self.data.times
+        if times.dtype.kind != "M":
+            return ""
+        row = min(self.row_of(time), self.data.n_rows - 1)
+        ms = round((time * self.year_days - row) * 86_400_000.0)
+        at = times[row].astype("datetime64[ms]") + np.timedelta64(ms, "ms")
+        return str(np.datetime_as_string(at, unit="ms"))
+
     def surface(self, time: float) -> SurfaceState:
         """The recorded surface of the current row, the same on every path."""
         r = self.row

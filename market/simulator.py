@@ -7,8 +7,12 @@ Merton at the quoted vol. Orders fill with :mod:`market.execution` at these
 quotes. It knows
 nothing about agents or Ray.
 
-Times: step ``k`` is at ``k * dt`` years; the run has ``n_steps`` steps after
-the first quote, so the last event is at ``n_steps * dt``.
+Times: step ``k`` is at ``timeline.times[k]`` years (:mod:`market.clock`:
+the base grid, scheduled events, refinement windows, wake-ups and order
+arrivals); without a timeline, at ``k * dt``. Each step moves the world over
+its own ``dt``. Option series list every ``relist_days`` of the base grid
+(the first step at or after the listing time). Where the scenario has a
+calendar, every event carries its date and time (``stamp``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from market._rng import BlockRNG
+from market.clock import CLOCK_TOL, Timeline, stamp_of, uniform_timeline
 from market.config import InstrumentSpec, MarketConfig
 from market.events import Announcement, InstrumentQuote, MarketEvent
 from market.generators import make_generator
@@ -40,12 +45,14 @@ class MarketSimulator:
 
     Args:
         config: The market config.
-        n_steps: Steps after the first quote.
-        dt: Step length, years.
+        n_steps: Steps after the first quote (of the uniform grid, when no
+            timeline is given).
+        dt: Base grid step length, years.
         year_days: Days per year (converts day-valued settings to years).
         seed: The scenario seed.
         path_start: First path of this shard (a multiple of the RNG block size).
         path_stop: One past the last path of this shard.
+        timeline: The run's steps (default: ``n_steps`` uniform steps of ``dt``).
     """
 
     def __init__(
@@ -57,9 +64,14 @@ class MarketSimulator:
         seed: int,
         path_start: int,
         path_stop: int,
+        timeline: Timeline | None = None,
     ) -> None:
         self.config = config
-        self.n_steps = n_steps
+        self.timeline = (
+            timeline if timeline is not None else uniform_timeline(n_steps, dt, year_days)
+        )
+        self.times = self.timeline.times
+        self.n_steps = self.timeline.n_steps
         self.dt = dt
         self.year_days = year_days
         self.rate = config.rate
@@ -77,7 +89,15 @@ class MarketSimulator:
 
     def time_of(self, step: int) -> float:
         """Time of ``step``, years."""
-        return step * self.dt
+        return float(self.times[step])
+
+    def stamp_of(self, step: int) -> str:
+        """Calendar stamp of ``step`` (ISO 8601), or "" without a calendar."""
+        t = self.time_of(step)
+        start = self.config.clock.start
+        if start is not None:
+            return stamp_of(start, t, self.year_days)
+        return self.generator.stamp(t)
 
     def start(self) -> tuple[Any, ...]:
         """Events of step 0: the scheduled announcements, then the first quote."""
@@ -124,7 +144,10 @@ class MarketSimulator:
 
     def _listing(self, spec: InstrumentSpec, spot: np.ndarray) -> tuple[int, np.ndarray, float]:
         every = max(1, round(spec.relist_days / self.year_days / self.dt))
-        list_step = (self.step_index // every) * every
+        period = every * self.dt
+        t = self.time_of(self.step_index)
+        list_time = math.floor(t / period + 1e-9) * every * self.dt
+        list_step = int(np.searchsorted(self.times, list_time - CLOCK_TOL, side="left"))
         current = self._listings.get(spec.name)
         if current is None or current[0] != list_step:
             expiry = self.time_of(list_step) + spec.tenor_days / self.year_days
@@ -194,6 +217,7 @@ class MarketSimulator:
             quotes=tuple(quotes),
             rate=self.rate,
             div=self.div,
+            stamp=self.stamp_of(self.step_index),
         )
 
     def snapshot(self) -> dict[str, Any]:

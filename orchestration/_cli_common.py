@@ -146,11 +146,14 @@ def print_table(summary: dict[str, Any]) -> None:
         f"{summary['runtime']} runtime (losses positive)"
     )
     table.add_column("config")
-    for _, header, _ in TABLE_COLUMNS:
+    columns = list(TABLE_COLUMNS)
+    if all("slippage" in c["metrics"] for c in summary["configs"].values()):
+        columns.insert(-1, ("slippage", "slippage", "{:,.2f}"))
+    for _, header, _ in columns:
         table.add_column(header, justify="right")
     for name, cfg in summary["configs"].items():
         m = cfg["metrics"]
-        table.add_row(name, *(fmt.format(m[key]) for key, _, fmt in TABLE_COLUMNS))
+        table.add_row(name, *(fmt.format(m[key]) for key, _, fmt in columns))
     Console(width=max(120, Console().width)).print(table)
 
 

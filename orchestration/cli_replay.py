@@ -145,7 +145,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
     scenario = resolve_scenario(args)
     try:
-        check_horizon(scenario.market, scenario.n_steps / scenario.steps_per_day)
+        check_horizon(scenario.market, scenario.base_steps / scenario.steps_per_day)
     except ReplayDataError as exc:
         raise ScenarioError(f"invalid scenario: {exc}") from None
     log = get_logger()
@@ -158,6 +158,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         scenario.seed,
         0,
         scenario.n_paths,
+        scenario.timeline,
     )
     try:
         writer = RecordWriter(args.out, scenario, {"source": "gammaray record"})

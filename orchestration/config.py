@@ -11,6 +11,7 @@ path and validates the result like the file itself. Every failure is a
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import json
@@ -22,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agents import BUILTIN_AGENTS, Agent, BookFlow, BookPosition, ManagerConfig
+from market.clock import ClockPoint, Timeline, build_timeline, wake_times
 from market.config import MarketConfig
 from market.execution import CostModel
 
@@ -77,9 +79,15 @@ class AgentSpec(BaseModel):
     def _check(self) -> AgentSpec:
         cls = resolve_agent_class(self.cls)
         try:
-            cls.Config.model_validate(self.config)
+            cfg = cls.Config.model_validate(self.config)
         except ValidationError as exc:
             raise ValueError(f"config of {cls.__name__}: {format_validation_error(exc)}") from None
+        sch = cfg.schedule
+        if sch.kind == "band" and sch.greek is None and cls.greek is None:
+            raise ValueError(
+                f"config of {cls.__name__}: schedule.greek: a band schedule needs a greek "
+                "(the agent hedges none)"
+            )
         return self
 
     @property
@@ -175,8 +183,8 @@ class Scenario(BaseModel):
     def _check(self) -> Scenario:
         listed = {i.name for i in self.market.instruments}
         for cname, hc in self.configs.items():
-            if not re.fullmatch(r"[A-Za-z0-9_\-]+", cname):
-                raise ValueError(f"configuration name {cname!r}: use letters, digits, _ and -")
+            if not re.fullmatch(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]*", cname):
+                raise ValueError(f"configuration name {cname!r}: use letters, digits, _, - and .")
             for i, spec in enumerate(hc.agents):
                 instrument = spec.config.get("instrument")
                 if instrument is not None and instrument not in listed:
@@ -184,18 +192,61 @@ class Scenario(BaseModel):
                         f"configs.{cname}.agents.{i}.config.instrument: {instrument!r} is not "
                         f"listed in market.instruments ({', '.join(sorted(listed))})"
                     )
-        if self.n_steps < 1:
+        if self.base_steps < 1:
             raise ValueError("days * steps_per_day must be at least 1 step")
         if self.market.kind == "replay":
             from market.replay import check_horizon
 
-            check_horizon(self.market, self.n_steps / self.steps_per_day)
+            check_horizon(self.market, self.base_steps / self.steps_per_day)
+        for p in self.market.clock_points(self.year_days):
+            if not 0.0 <= p.time <= self.days / self.year_days + 1e-12:
+                raise ValueError(
+                    f"market.gap.day: the release of {p.name!r} at day "
+                    f"{p.time * self.year_days:g} is outside the horizon (0 to {self.days:g} days)"
+                )
+        self.timeline  # noqa: B018 -- builds (and checks) the clock now, not mid-run
         return self
 
     @property
-    def n_steps(self) -> int:
-        """Number of hedging steps."""
+    def base_steps(self) -> int:
+        """Steps of the base grid (``days * steps_per_day``)."""
         return round(self.days * self.steps_per_day)
+
+    @property
+    def n_steps(self) -> int:
+        """Number of hedging steps: the timeline's (:attr:`timeline`)."""
+        return self.timeline.n_steps
+
+    @property
+    def timeline(self) -> Timeline:
+        """The run's steps (:mod:`market.clock`): base grid, scheduled events and
+        their refinement windows, agents' wake-ups and their orders' arrival times."""
+        points = tuple(self.market.clock_points(self.year_days))
+        horizon = self.days / self.year_days
+        wake: set[float] = set()
+        lat: set[tuple[float, tuple[float, ...] | None]] = set()
+        for hc in self.configs.values():
+            for spec in hc.agents:
+                cfg = spec.agent_class.Config.model_validate(spec.config)
+                sch = cfg.schedule
+                decisions: tuple[float, ...] | None = None
+                if sch.kind == "every":
+                    wake.add(sch.minutes)
+                    decisions = tuple(wake_times(sch.minutes, horizon, self.year_days))
+                elif sch.kind == "on_release":
+                    decisions = tuple(
+                        p.time for p in points if sch.names is None or p.name in sch.names
+                    )
+                if cfg.latency > 0.0:
+                    lat.add((cfg.latency, decisions))
+        return _timeline(
+            self.days,
+            self.steps_per_day,
+            self.year_days,
+            points,
+            tuple(sorted(wake)),
+            tuple(sorted(lat, key=lambda x: (x[0], x[1] is None, x[1] or ()))),
+        )
 
     def instrument_costs(self) -> dict[str, CostModel]:
         """Cost model per listed instrument, ``option_cost`` applied to options."""
@@ -209,8 +260,23 @@ class Scenario(BaseModel):
 
     @property
     def dt(self) -> float:
-        """Step length, years."""
+        """Step length of the base grid, years (each step's own: ``timeline.dt``)."""
         return 1.0 / (self.year_days * self.steps_per_day)
+
+
+@functools.lru_cache(maxsize=64)
+def _timeline(
+    days: float,
+    steps_per_day: int,
+    year_days: float,
+    points: tuple[ClockPoint, ...],
+    wake: tuple[float, ...],
+    latencies: tuple[tuple[float, tuple[float, ...] | None], ...],
+) -> Timeline:
+    import numpy as np
+
+    lat = [(s, None if d is None else np.array(d, dtype=np.float64)) for s, d in latencies]
+    return build_timeline(days, steps_per_day, year_days, points, wake, lat)
 
 
 def format_validation_error(exc: ValidationError) -> str:
@@ -319,7 +385,19 @@ def apply_overrides(scenario: Scenario, overrides: list[str]) -> Scenario:
             value = raw
         parts = field.split(".")
         node: Any = data
-        for i, part in enumerate(parts):
+        i = 0
+        while i < len(parts):
+            part = parts[i]
+            # A key with dots in it (a configuration named ``latency_0.1s``):
+            # the longest run of parts that names an existing key.
+            if isinstance(node, dict) and part not in node:
+                for j in range(len(parts), i + 1, -1):
+                    if ".".join(parts[i:j]) in node:
+                        part, parts = (
+                            ".".join(parts[i:j]),
+                            [*parts[:i], ".".join(parts[i:j]), *parts[j:]],
+                        )
+                        break
             where = ".".join(parts[: i + 1])
             last = i == len(parts) - 1
             if isinstance(node, list) and part.isdigit() and int(part) < len(node):
@@ -334,6 +412,7 @@ def apply_overrides(scenario: Scenario, overrides: list[str]) -> Scenario:
                 node[key] = value
             else:
                 node = node[key]
+            i += 1
     return validate_scenario(data)
 
 

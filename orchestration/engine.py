@@ -78,11 +78,84 @@ class Pipeline:
         name: Configuration name.
         manager: The manager (object or runtime handle).
         agents: ``(name, object or handle)`` in cascade order.
+        due: Agent name to the steps it is called at (``[n_steps + 1]`` bool,
+            from its clock schedule and the timeline); absent = every step.
     """
 
     name: str
     manager: Any
     agents: list[tuple[str, Any]]
+    due: dict[str, np.ndarray] | None = None
+
+
+def schedule_due(scenario: Scenario) -> dict[str, dict[str, np.ndarray]]:
+    """The steps each agent is called at, per configuration (agents called at every
+    step are left out).
+
+    Clock schedules are read off the timeline: ``every_step`` and the state
+    triggers (``spot_move``, ``band``: the manager then marks the due paths)
+    at every decision-grid step, ``every`` at its wake-ups, ``on_release``
+    at the release steps. The driver skips an agent that is not due: no call
+    at all, on any runtime.
+    """
+    tl = scenario.timeline
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for cname, hc in scenario.configs.items():
+        due = {}
+        for spec in hc.agents:
+            sch = spec.agent_class.Config.model_validate(spec.config).schedule
+            if sch.kind == "every":
+                d = tl.due_every(sch.minutes)
+            elif sch.kind == "on_release":
+                d = tl.due_events(sch.names)
+            else:
+                d = np.asarray(tl.on_grid)
+            if not d[:-1].all():
+                due[spec.agent_name] = d
+        out[cname] = due
+    return out
+
+
+def slippage_window(scenario: Scenario) -> float | None:
+    """Minutes after the first release over which slippage is measured: the
+    release's refinement window after it, else one day (None: no release)."""
+    m = scenario.market
+    if m.kind != "macro_gap":
+        return None
+    return m.gap.refine.after_minutes if m.gap.refine is not None else 1440.0
+
+
+def agent_settings(
+    agents: dict[str, Agent],
+) -> tuple[dict[str, float], dict[str, tuple[str, Any]]]:
+    """Latencies (seconds) and state triggers of built agents, for their manager."""
+    latencies: dict[str, float] = {}
+    triggers: dict[str, tuple[str, Any]] = {}
+    for name, a in agents.items():
+        cfg = a.config
+        if cfg.latency > 0.0:
+            latencies[name] = cfg.latency
+        sch = cfg.schedule
+        if sch.kind == "spot_move":
+            triggers[name] = ("spot_move", sch.threshold)
+        elif sch.kind == "band":
+            greek = sch.greek or a.greek
+            if greek is None:
+                raise ValueError(f"agent {name!r}: a band schedule needs a greek")
+            triggers[name] = ("band", greek)
+    return latencies, triggers
+
+
+def make_pipelines(scenario: Scenario, managers: Any, agents: Any) -> list[Pipeline]:
+    """The pipelines of a scenario from its managers and agents (objects or handles).
+
+    Args:
+        scenario: The scenario.
+        managers: Configuration name to its manager.
+        agents: Configuration name to its ``(name, agent)`` in cascade order.
+    """
+    due = schedule_due(scenario)
+    return [Pipeline(n, managers[n], list(agents[n]), due[n] or None) for n in scenario.configs]
 
 
 @dataclass(frozen=True)
@@ -123,22 +196,26 @@ def build_components(
         path_stop: One past the last path (default: all paths).
     """
     stop = scenario.n_paths if path_stop is None else path_stop
+    timeline = scenario.timeline
     market = MarketSimulator(
         scenario.market,
-        scenario.n_steps,
+        timeline.n_steps,
         scenario.dt,
         scenario.year_days,
         scenario.seed,
         path_start,
         stop,
+        timeline,
     )
     costs = scenario.instrument_costs()
+    slippage = slippage_window(scenario)
     no_roll = frozenset(i.name for i in scenario.market.instruments if not i.roll)
     managers: dict[str, RiskManager] = {}
     agents: dict[str, list[tuple[str, Agent]]] = {}
     for cname, hc in scenario.configs.items():
         built = {spec.agent_name: spec.build() for spec in hc.agents}
         order = cascade_order([(n, a.greek) for n, a in built.items()])
+        latencies, triggers = agent_settings(built)
         flow = None
         if scenario.flow is not None:
             rng = BlockRNG(scenario.seed, FLOW_STREAM, path_start, stop)
@@ -153,6 +230,9 @@ def build_components(
             no_roll,
             flow,
             {n: a.config.model for n, a in built.items() if hasattr(a.config, "model")},
+            latencies,
+            triggers,
+            slippage,
         )
         agents[cname] = [(n, built[n]) for n in order]
     return Components(market, managers, agents)
@@ -209,9 +289,16 @@ class ShardProtocol:
         self._move_market()
         events = self.events
         done = []
+        k = self.next_step
         for p in self.pipelines:
-            turn = rt.call(p.manager, "begin_step", events)
-            for name, agent in p.agents:
+            called = p.agents
+            if p.due:
+                called = [(n, a) for n, a in p.agents if n not in p.due or p.due[n][k]]
+            if len(called) == len(p.agents):
+                turn = rt.call(p.manager, "begin_step", events)
+            else:
+                turn = rt.call(p.manager, "begin_step", events, tuple(n for n, _ in called))
+            for name, agent in called:
                 orders = rt.call(agent, "step", events, turn)
                 turn = rt.call(p.manager, "submit", name, orders)
             # settle takes the last turn: on Ray that makes it wait for (and
@@ -228,7 +315,7 @@ class ShardProtocol:
         """
         self._move_market()
         for p in self.pipelines:
-            last = self.rt.call(p.manager, "take_fills")
+            last = self.rt.call(p.manager, "final_fills")
             for _, agent in p.agents:
                 self.rt.get(self.rt.call(agent, "fills", last))
         return {p.name: self.rt.call(p.manager, "finish", self.events) for p in self.pipelines}
@@ -310,6 +397,7 @@ def concat_results(parts: list[dict[str, ConfigResult]]) -> dict[str, ConfigResu
                 b: np.concatenate([r.attribution[b] for r in res]) for b in res[0].attribution
             },
             series=series,
+            slippage=np.concatenate([r.slippage for r in res]),
         )
     return out
 
@@ -330,7 +418,7 @@ class FusedShard:
     def __init__(self, scenario: Scenario, path_start: int, path_stop: int) -> None:
         self.components = build_components(scenario, path_start, path_stop)
         c = self.components
-        pipelines = [Pipeline(n, c.managers[n], list(c.agents[n])) for n in scenario.configs]
+        pipelines = make_pipelines(scenario, c.managers, c.agents)
         self.protocol = ShardProtocol(LocalRuntime(), c.market, pipelines, scenario.n_steps)
 
     def step(self) -> int:
@@ -378,7 +466,7 @@ def run_local(
     ranges = shard_ranges(scenario.n_paths, shards) if market is None else [(0, scenario.n_paths)]
     for start, stop in ranges:
         c = build_components(scenario, start, stop)
-        pipelines = [Pipeline(n, c.managers[n], list(c.agents[n])) for n in scenario.configs]
+        pipelines = make_pipelines(scenario, c.managers, c.agents)
         source = c.market if market is None else market
         parts.append(
             run_protocol(LocalRuntime(), source, pipelines, scenario.n_steps, on_step, record)

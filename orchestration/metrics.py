@@ -39,14 +39,17 @@ def config_metrics(result: ConfigResult, risk_aversion: float) -> dict[str, Any]
         ``cvar_99``, ``mean_std_objective``, ``transaction_cost`` (mean per
         path), ``turnover`` (mean traded notional per path),
         ``budget_breaches`` (path-steps over budget), ``breach_rate``,
-        ``orders_rejected`` and ``pnl_sha256``.
+        ``orders_rejected`` and ``pnl_sha256``; with a release in the run,
+        ``slippage`` (mean per path: cost of the trades in the window after
+        the release against the pre-release mids, see
+        :class:`~agents.ConfigResult`).
     """
     pnl = result.pnl
     loss = -pnl
     var95, cvar95 = var_cvar(loss, 0.95)
     var99, cvar99 = var_cvar(loss, 0.99)
     std = float(pnl.std())
-    return {
+    out: dict[str, Any] = {
         "pnl_mean": float(pnl.mean()),
         "pnl_std": std,
         "var_95": var95,
@@ -60,3 +63,6 @@ def config_metrics(result: ConfigResult, risk_aversion: float) -> dict[str, Any]
         "orders_rejected": int(result.rejected.sum()),
         "pnl_sha256": pnl_sha256(pnl),
     }
+    if result.slippage.size:
+        out["slippage"] = float(result.slippage.mean())
+    return out

@@ -33,11 +33,11 @@ from orchestration._logging import get_logger
 from orchestration.config import Scenario
 from orchestration.engine import (
     FusedShard,
-    Pipeline,
     RunFailed,
     ShardProtocol,
     build_components,
     concat_results,
+    make_pipelines,
     shard_ranges,
 )
 
@@ -224,14 +224,12 @@ class _Unit:
         if self.placement == "fused":
             return
         h = self.handles
-        pipelines = [
-            Pipeline(
-                n,
-                h[f"{n}/manager"],
-                [(a, h[f"{n}/{a}"]) for a in _cascade(self.scenario, n)],
-            )
-            for n in self.scenario.configs
-        ]
+        sc = self.scenario
+        pipelines = make_pipelines(
+            sc,
+            {n: h[f"{n}/manager"] for n in sc.configs},
+            {n: [(a, h[f"{n}/{a}"]) for a in _cascade(sc, n)] for n in sc.configs},
+        )
         self.protocol = ShardProtocol(
             self.rt, h["market"], pipelines, self.scenario.n_steps, self.record
         )

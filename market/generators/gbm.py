@@ -74,6 +74,10 @@ class GBMGenerator:
         """Announcements known at the start (none in a plain GBM world)."""
         return []
 
+    def stamp(self, time: float) -> str:
+        """Calendar stamp of ``time`` from the world's own data ("" = none)."""
+        return ""
+
     def _atm_multiplier(self, time: float) -> float:
         """Deterministic multiplier on the ATM level (1 in plain GBM)."""
         return 1.0
@@ -104,10 +108,16 @@ class GBMGenerator:
         z = self.rng.standard_normal(2)
         atm = np.exp(self._log_atm) * self._atm_multiplier(t0)
         sigma = cfg.realized_vol_ratio * atm
+        scale = self._vol_scale(t0, t1)
+        if scale is not None:
+            sigma = sigma * scale
         mu = self.rate if cfg.drift is None else cfg.drift
         self.spot = self.spot * np.exp(
             (mu - self.div - 0.5 * sigma * sigma) * dt + sigma * math.sqrt(dt) * z[0]
         )
+        drift = self._extra_drift(t0, t1)
+        if drift is not None:
+            self.spot = self.spot * np.exp(drift)
         if s.vol_of_vol > 0.0:
             x_bar = math.log(s.long_run_atm if s.long_run_atm is not None else s.atm)
             k = s.mean_reversion
@@ -122,6 +132,14 @@ class GBMGenerator:
 
     def _releases(self, t0: float, t1: float) -> list[Release]:
         return []
+
+    def _vol_scale(self, t0: float, t1: float) -> float | None:
+        """RMS multiplier of the spot vol over ``(t0, t1]`` (None = 1, untouched)."""
+        return None
+
+    def _extra_drift(self, t0: float, t1: float) -> np.ndarray | None:
+        """Extra log-spot drift over ``(t0, t1]`` per path (None = none)."""
+        return None
 
     def snapshot(self) -> dict[str, Any]:
         """State to restore later (plain types and arrays)."""

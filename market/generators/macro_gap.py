@@ -7,6 +7,15 @@ fraction ``bid``; at release the spot gaps by a draw from the configured
 distribution, the premium collapses and the ATM level is crushed by the
 fraction ``crush``, recovering towards its pre-event level at the surface's
 mean-reversion speed.
+
+Fast markets (optional): after the release the spot's realised vol is
+``post_vol`` times its normal level, the excess decaying with a half-life
+(``post_vol_half_life_minutes``), and the spot drifts by ``post_drift`` times
+the gap, exponentially over ``post_drift_minutes`` (continuation > 0,
+reversal < 0). Both are integrated exactly over each step, so they hold on
+any timeline: with ``m(u) = 1 + a e^{-λu}``, a step ``(u0, u1]`` after the
+release diffuses with the variance ``σ² ∫ m²``; the drift adds
+``post_drift · gap · (e^{-u0/τ} − e^{-u1/τ})``.
 """
 
 from __future__ import annotations
@@ -32,10 +41,11 @@ class MacroGapGenerator(GBMGenerator):
     def __init__(self, config: MarketConfig, rng: BlockRNG, year_days: float) -> None:
         super().__init__(config, rng, year_days)
         self.gap = config.gap
-        self.event_time = config.gap.day / year_days
+        self.event_time = config.gap.release_day / year_days
         self.bid_window = config.gap.bid_days / year_days
         self._event_var[:] = config.gap.premium * config.gap.size_std**2
         self._released = False
+        self._gap = np.zeros(rng.n)
 
     @property
     def schedule(self) -> list[Scheduled]:
@@ -71,15 +81,41 @@ class MacroGapGenerator(GBMGenerator):
         self.spot = self.spot * np.exp(gap)
         self._event_var[:] = 0.0
         self._released = True
+        self._gap = np.asarray(gap, dtype=np.float64)
         return [Release(g.name, self.event_time, g.size_std, gap)]
+
+    def _minutes_after(self, t: float) -> float:
+        return max(0.0, (t - self.event_time) * self.year_days * 1440.0)
+
+    def _vol_scale(self, t0: float, t1: float) -> float | None:
+        g = self.gap
+        if not self._released or g.post_vol == 1.0 or t1 <= t0:
+            return None
+        a = g.post_vol - 1.0
+        lam = math.log(2.0) / g.post_vol_half_life_minutes
+        u0, u1 = self._minutes_after(t0), self._minutes_after(t1)
+        e1 = math.exp(-lam * u0) - math.exp(-lam * u1)
+        e2 = math.exp(-2.0 * lam * u0) - math.exp(-2.0 * lam * u1)
+        mean_sq = 1.0 + (2.0 * a / lam * e1 + a * a / (2.0 * lam) * e2) / (u1 - u0)
+        return math.sqrt(mean_sq)
+
+    def _extra_drift(self, t0: float, t1: float) -> np.ndarray | None:
+        g = self.gap
+        if not self._released or g.post_drift == 0.0:
+            return None
+        u0, u1 = self._minutes_after(t0), self._minutes_after(t1)
+        tau = g.post_drift_minutes
+        return g.post_drift * self._gap * (math.exp(-u0 / tau) - math.exp(-u1 / tau))
 
     def snapshot(self) -> dict:
         """State to restore later."""
         state = super().snapshot()
         state["released"] = self._released
+        state["gap"] = self._gap.copy()
         return state
 
     def restore(self, state: dict) -> None:
         """Restore a :meth:`snapshot`."""
         super().restore(state)
         self._released = bool(state["released"])
+        self._gap = state["gap"].copy() if "gap" in state else np.zeros(self.spot.shape[0])

@@ -176,3 +176,39 @@ def test_cost_identity_and_non_negative(kind, qty, mid, vega, bps, vol, pct, fee
     assert np.all(f.price[qty > 0] >= mid[qty > 0])
     assert np.all(f.price[qty < 0] <= mid[qty < 0])
     np.testing.assert_array_equal(f.cost[qty == 0], 0.0)
+
+
+# ------------------------------------------------------------------ fast markets
+def test_event_multiplier_is_k_at_the_release_and_halves_its_excess_each_half_life() -> None:
+    from market.execution import event_multiplier
+
+    c = CostModel(half_spread_bps=2.0, release_spread_mult=9.0, release_half_life_minutes=5.0)
+    assert event_multiplier(c, None) == 1.0  # nothing released yet
+    assert event_multiplier(c, 0.0) == 9.0
+    assert event_multiplier(c, 5.0) == pytest.approx(5.0, rel=1e-15)
+    assert event_multiplier(c, 10.0) == pytest.approx(3.0, rel=1e-15)
+    assert event_multiplier(c, 1e6) == pytest.approx(1.0, abs=1e-12)
+    assert event_multiplier(CostModel(half_spread_bps=2.0), 0.0) == 1.0
+
+
+def test_the_multiplier_scales_the_half_spread_only() -> None:
+    c = CostModel(half_spread_bps=2.0, fee_pct=0.1, impact_bps=1.0)
+    q = np.array([3.0, -2.0, 1.0, 0.0])
+    base = fill_order(_order(q), _quote(), c, "d")
+    fast = fill_order(_order(q), _quote(), c, "d", spread_mult=4.0)
+    half = MID * 2e-4
+    np.testing.assert_allclose(fast.cost - base.cost, 3.0 * half * np.abs(q), rtol=1e-12)
+    np.testing.assert_array_equal(fill_order(_order(q), _quote(), c, "d", 1.0).cost, base.cost)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"release_spread_mult": 0.5},
+        {"release_half_life_minutes": 0.0},
+        {"release_spread_mult": math.nan},
+    ],
+)
+def test_bad_fast_market_settings_are_refused(kw) -> None:
+    with pytest.raises(ValidationError):
+        CostModel(**kw)
