@@ -14,19 +14,18 @@ Agents never import Ray; randomness, if any, comes from the ``rng`` passed in.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from market.events import Fill, MarketEvent, Order, RiskSnapshot
+from market.validation import StrictModel
 
 
-class AgentConfig(BaseModel):
-    """Base of every agent's config: frozen, unknown fields refused."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class AgentConfig(StrictModel):
+    """Base of every agent's config: frozen, unknown fields refused, floats finite."""
 
 
 class AgentError(RuntimeError):
@@ -103,6 +102,20 @@ class Agent:
         self.rng = rng
         self._step = 0
         self._time = 0.0
+
+    @classmethod
+    def check_scenario(cls, config: AgentConfig, family: Mapping[str, Any]) -> None:
+        """Refuse a config this scenario cannot run (a validation hook; default accepts).
+
+        Called when a scenario is validated, before anything runs or is
+        written, with this class's validated config and the scenario's family
+        (JSON values: ``scenario`` name, ``market`` kind, ``book`` positions,
+        client ``flow``). Override it to check what depends on the scenario or
+        on files the config names (a learned policy's checkpoint does both).
+
+        Raises:
+            ValueError: With one line saying what to fix.
+        """
 
     # ----------------------------------------------------------- framework
     def step(self, events: tuple[Any, ...], turn: AgentTurn) -> list[Order]:

@@ -14,13 +14,14 @@ of the underlying is in basis points of mid; an option's is in vol points
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from market.events import Fill, InstrumentQuote, Order
+from market.validation import StrictModel
 
 
-class CostModel(BaseModel):
-    """Trading costs of one instrument (all non-negative).
+class CostModel(StrictModel):
+    """Trading costs of one instrument (all non-negative and finite).
 
     Attributes:
         half_spread_bps: Half bid-ask spread, basis points of mid (underlying).
@@ -31,13 +32,11 @@ class CostModel(BaseModel):
         impact_bps: Linear price impact, basis points of mid per unit traded.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    half_spread_bps: float = Field(0.0, ge=0.0)
-    half_spread_vol: float = Field(0.0, ge=0.0)
-    half_spread_pct: float = Field(0.0, ge=0.0)
-    fee_pct: float = Field(0.0, ge=0.0)
-    impact_bps: float = Field(0.0, ge=0.0)
+    half_spread_bps: float = Field(0.0, ge=0.0, le=10_000.0)
+    half_spread_vol: float = Field(0.0, ge=0.0, le=100.0)
+    half_spread_pct: float = Field(0.0, ge=0.0, le=100.0)
+    fee_pct: float = Field(0.0, ge=0.0, le=100.0)
+    impact_bps: float = Field(0.0, ge=0.0, le=10_000.0)
 
 
 def fill_order(order: Order, quote: InstrumentQuote, cost: CostModel, agent: str) -> Fill:

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -36,6 +38,10 @@ from agents.deep import CHECKPOINT_VERSION, FEATURES
 from market.pricing import bsm_greeks
 from orchestration._io import atomic_write_bytes
 from orchestration.config import Scenario, ScenarioError
+
+
+class TrainingDiverged(RuntimeError):
+    """The objective became non-finite while training (exit status 1)."""
 
 
 @dataclass
@@ -63,7 +69,12 @@ class Precomputed:
     cost: float
 
 
-def _check(scenario: Scenario, instrument: str) -> Any:
+def check_supported(scenario: Scenario, instrument: str) -> Any:
+    """The hedge instrument's spec, if the trainer supports the scenario.
+
+    Raises:
+        ScenarioError: What the scenario would need to be.
+    """
     m = scenario.market
     specs = {i.name: i for i in m.instruments}
     spec = specs.get(instrument)
@@ -85,7 +96,7 @@ def precompute(scenario: Scenario, n_paths: int, seed: int, instrument: str) -> 
     Raises:
         ScenarioError: The scenario is outside what the trainer supports.
     """
-    spec = _check(scenario, instrument)
+    spec = check_supported(scenario, instrument)
     m, T, dt = scenario.market, scenario.n_steps, scenario.dt
     rng = np.random.default_rng(seed)
     sigma = m.surface.atm * m.realized_vol_ratio
@@ -153,6 +164,84 @@ def precompute(scenario: Scenario, n_paths: int, seed: int, instrument: str) -> 
         hg[k, k:], hv[k, k:] = g.gamma[:-1], g.vega[:-1]
     cost = scenario.instrument_costs()[instrument].fee_pct / 100.0
     return Precomputed(book_pnl, unit_pnl, premium, book_gamma, book_vega, hg, hv, cost)
+
+
+#: Most training paths and epochs ``train`` accepts.
+MAX_PATHS = 10_000_000
+MAX_EPOCHS = 1_000_000
+MAX_HIDDEN = 4096
+
+
+def _available_bytes() -> int | None:
+    """Memory available to a new allocation, bytes (MemAvailable on Linux), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return None
+
+
+def check_train_args(
+    scenario: Scenario,
+    paths: int,
+    epochs: int,
+    objective: str,
+    level: float | None,
+    hidden: int = 32,
+    seed: int = 0,
+    mode: str = "residual",
+) -> float:
+    """Refuse training arguments that cannot give a policy, before any work.
+
+    Returns:
+        The objective's level (its default when ``level`` is None).
+
+    Raises:
+        ScenarioError: One line naming the argument: zero or negative paths,
+            epochs or width, a negative seed, a non-finite or out-of-range
+            level, an unknown mode or objective, or more paths than memory holds.
+    """
+
+    def whole(label: str, v: Any, lo: int, hi: int) -> None:
+        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+            raise ScenarioError(f"{label} must be a whole number in [{lo:,}, {hi:,}], got {v!r}")
+
+    whole("--paths", paths, 1, MAX_PATHS)
+    whole("--epochs", epochs, 1, MAX_EPOCHS)
+    whole("hidden", hidden, 1, MAX_HIDDEN)
+    whole("--seed", seed, 0, 2**63 - 1)
+    if mode not in ("residual", "direct"):
+        raise ScenarioError(f"mode must be residual or direct, got {mode!r}")
+    defaults = {"mean_std": scenario.risk_aversion, "cvar": 0.05, "entropic": 0.1}
+    if objective not in defaults:
+        raise ScenarioError(f"objective must be mean_std, cvar or entropic, got {objective!r}")
+    lvl = defaults[objective] if level is None else level
+    if isinstance(lvl, bool) or not isinstance(lvl, int | float) or not math.isfinite(lvl):
+        raise ScenarioError(f"--level must be a finite number, got {lvl!r}")
+    ranges = {"mean_std": (0.0, 100.0), "cvar": (0.0, 1.0), "entropic": (0.0, 100.0)}
+    lo, hi = ranges[objective]
+    if not (lo <= lvl <= hi) or (objective != "mean_std" and lvl == 0.0):
+        what = {"mean_std": "c in [0, 100]", "cvar": "a tail fraction in (0, 1]"}
+        raise ScenarioError(
+            f"--level for {objective} must be {what.get(objective, 'an aversion in (0, 100]')}, "
+            f"got {lvl!r}"
+        )
+    # precompute holds two [T, T, n] and five [T, n] float64 arrays (and torch copies).
+    t = scenario.n_steps
+    need = 2 * (2 * t * t + 5 * t + 1) * paths * 8
+    avail = _available_bytes()
+    if avail is not None and need > avail:
+        raise ScenarioError(
+            f"--paths {paths:,} over {t} days needs about {need / 2**30:.1f} GiB, "
+            f"{avail / 2**30:.1f} GiB available: use fewer paths"
+        )
+    return float(lvl)
 
 
 def objective_fn(kind: str, level: float) -> Callable[[Any], Any]:
@@ -240,12 +329,8 @@ def train(
     """
     import torch
 
-    if mode not in ("residual", "direct"):
-        raise ScenarioError(f"mode must be residual or direct, got {mode!r}")
-    defaults = {"mean_std": scenario.risk_aversion, "cvar": 0.05, "entropic": 0.1}
-    if objective not in defaults:
-        raise ScenarioError(f"objective must be mean_std, cvar or entropic, got {objective!r}")
-    lvl = defaults[objective] if level is None else level
+    lvl = check_train_args(scenario, paths, epochs, objective, level, hidden, seed, mode)
+    check_supported(scenario, instrument)
     risk = objective_fn(objective, lvl)
     pre = precompute(scenario, paths, seed, instrument)
     torch.manual_seed(seed)
@@ -264,12 +349,21 @@ def train(
     for epoch in range(epochs):
         opt.zero_grad()
         loss = risk(rollout(pre, net, mode))
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"training diverged at epoch {epoch + 1}: the objective is {float(loss)} "
+                "(try another --level or --seed)"
+            )
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
         if on_epoch is not None:
             on_epoch(epoch, losses[-1])
     layers = [m for m in net if isinstance(m, torch.nn.Linear)]
+    if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+        raise TrainingDiverged(
+            "training diverged: the weights are not finite (try another --level)"
+        )
     blob: dict[str, Any] = {}
     for i, layer in enumerate(layers):
         blob[f"w{i}"] = layer.weight.detach().T.contiguous().clone()  # [in, out]
@@ -288,6 +382,7 @@ def train(
             "objective": objective,
             "level": lvl,
             "scenario": scenario.name,
+            "family": scenario.family,
             "option_cost": pre.cost,
             "seed": seed,
             "paths": paths,
