@@ -32,6 +32,7 @@ scenario family (name, world, book) is refused in one line.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -147,8 +148,11 @@ def load_checkpoint(
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
+    """The exception's first sentence, printable, on one line (at most 100 characters)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    text = text.split(". ")[0]
+    return text if len(text) <= 100 else text[:97] + "..."
 
 
 def _read(p: Path, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -158,9 +162,14 @@ def _read(p: Path, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         blob = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:
+        # torch raises pickle.UnpicklingError for anything but tensors and plain data.
+        why = (
+            "it is not tensors and JSON only; nothing in it was run"
+            if type(exc).__name__ == "UnpicklingError"
+            else f"{type(exc).__name__}: {_one_line(exc)}"
+        )
         raise CheckpointError(
-            f"checkpoint {name} is corrupt or not a gammaray policy "
-            f"({type(exc).__name__}: {_one_line(exc)})"
+            f"checkpoint {name} is corrupt or not a gammaray policy ({why})"
         ) from None
     if not isinstance(blob, dict) or not isinstance(blob.get("meta"), str):
         raise CheckpointError(f"checkpoint {name} is not a gammaray policy (no meta)")

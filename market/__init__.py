@@ -28,8 +28,10 @@ from market.events import (
 from market.execution import CostModel
 from market.simulator import MarketSimulator
 from market.surface import SurfaceConfig, SurfaceState
+from market.validation import VOL_CEILING, StrictModel, Variance, Vol
 
 __all__ = [
+    "VOL_CEILING",
     "Announcement",
     "BudgetUpdate",
     "CostModel",
@@ -48,8 +50,11 @@ __all__ = [
     "RegimeConfig",
     "ReplayConfig",
     "RiskSnapshot",
+    "StrictModel",
     "SurfaceConfig",
     "SurfaceState",
+    "Variance",
+    "Vol",
     "decode",
     "encode",
 ]

@@ -85,7 +85,9 @@ class AgentSpec(StrictModel):
         try:
             cls.Config.model_validate(self.config)
         except ValidationError as exc:
-            raise ValueError(f"config of {cls.__name__}: {format_validation_error(exc)}") from None
+            raise ValueError(
+                f"config of {cls.__name__}: {format_validation_error(exc, named=False)}"
+            ) from None
         return self
 
     @property
@@ -241,10 +243,23 @@ class Scenario(StrictModel):
         return 1.0 / (self.year_days * self.steps_per_day)
 
 
-def format_validation_error(exc: ValidationError) -> str:
-    """One line naming the first invalid field and what is wrong with it."""
+def format_validation_error(exc: ValidationError, named: bool = True, data: Any = None) -> str:
+    """One line naming the first invalid field and what is wrong with it.
+
+    Args:
+        exc: The error.
+        named: Prefix the model's name when it is not a whole :class:`Scenario`
+            (a part a script built on its own: ``SurfaceConfig.atm: ...``).
+        data: The input validated, when known: the union tags pydantic puts
+            in an error's location (``policy.event_aware.tighten``) are
+            dropped, so the location is the dotted path ``--set`` takes.
+    """
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+    parts = [p for p in err["loc"] if not str(p).startswith("function-")]
+    loc = ".".join(str(p) for p in _field_path(parts, data))
+    if named and exc.title != "Scenario":
+        # A part built on its own (in a scenario script): name the model too.
+        loc = f"{exc.title}.{loc}" if loc else exc.title
     msg = " ".join(str(err["msg"]).removeprefix("Value error, ").split())
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     if err["type"] == "missing":
@@ -254,18 +269,40 @@ def format_validation_error(exc: ValidationError) -> str:
     return f"{loc + ': ' if loc else ''}{msg}{shown}{more}"
 
 
+def _field_path(parts: list[Any], data: Any) -> list[Any]:
+    """``parts`` without the union tags that are not keys of ``data`` (see above)."""
+    if data is None:
+        return parts
+    out, node = [], data
+    for i, part in enumerate(parts):
+        if isinstance(node, dict):
+            if part in node:
+                node = node[part]
+            elif i + 1 < len(parts) and parts[i + 1] in node:
+                continue  # a union tag: the next part is the field
+            else:
+                node = None
+        elif isinstance(node, list | tuple) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            node = None
+        out.append(part)
+    return out
+
+
 def validate_scenario(data: Any) -> Scenario:
     """Validate a scenario object or dict.
 
     Raises:
         ScenarioError: With one line naming the field.
     """
+    if isinstance(data, Scenario):
+        data = data.model_dump(mode="python")
     try:
-        if isinstance(data, Scenario):
-            return Scenario.model_validate(data.model_dump(mode="python"))
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(f"invalid scenario: {format_validation_error(exc)}") from None
+        msg = format_validation_error(exc, data=data)
+        raise ScenarioError(f"invalid scenario: {msg}") from None
 
 
 def builtin_scenarios() -> dict[str, Path]:
