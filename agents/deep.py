@@ -239,7 +239,12 @@ def _read_params(
                 f"checkpoint {name} layer {i} has shapes w {list(w.shape)}, b {list(b.shape)}; "
                 f"expected w [{width}, {want}], b [{want}]"
             )
-        wn, bn = w.double().numpy().copy(), b.double().numpy().copy()
+        try:
+            wn, bn = w.double().numpy().copy(), b.double().numpy().copy()
+        except Exception as exc:  # sparse, quantized or meta tensors
+            raise CheckpointError(
+                f"checkpoint {name} layer {i} is not a dense tensor ({_one_line(exc)})"
+            ) from None
         for label, arr in ((f"w{i}", wn), (f"b{i}", bn)):
             if not np.all(np.isfinite(arr)):
                 raise CheckpointError(f"checkpoint {name} has non-finite weights in {label}")

@@ -199,8 +199,10 @@ class Scenario(StrictModel):
                 cls = spec.agent_class
                 try:
                     cls.check_scenario(cls.Config.model_validate(spec.config), family)
-                except Exception as exc:
+                except ValueError as exc:
                     raise ValueError(f"{where}: {exc}") from None
+                except Exception as exc:  # a user hook: still one line, naming the agent
+                    raise ValueError(f"{where}: {type(exc).__name__}: {exc}") from None
         if self.market.kind == "replay":
             from market.replay import check_horizon
 

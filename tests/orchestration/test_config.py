@@ -273,3 +273,36 @@ def test_the_rich_scenario_round_trips_through_every_float_field(path) -> None:
     for p in path.split("."):
         node = node[int(p)] if isinstance(node, list) else node[p]
     assert validate_scenario(_put(path, node)) == RICH
+
+
+def test_an_agents_check_scenario_hook_refuses_in_one_line_naming_the_agent() -> None:
+    from agents import Agent, AgentConfig
+
+    seen = []
+
+    class Picky(Agent):
+        class Config(AgentConfig):
+            book_size: int = 1
+
+        @classmethod
+        def check_scenario(cls, config, family):
+            seen.append(dict(family))
+            if len(family["book"]) != config.book_size:
+                raise RuntimeError(
+                    f"needs a book of {config.book_size},\nnot {len(family['book'])}"
+                )
+
+    hc = HedgeConfig(agents=(AgentSpec(cls=Picky, name="p", config={"book_size": 1}),))
+    sc = RICH.model_copy(update={"configs": {"picky": hc}})
+    assert validate_scenario(sc).configs["picky"] == hc
+    assert seen[-1] == {
+        "scenario": "rich",
+        "market": "gbm",
+        "book": [{"is_call": True, "moneyness": 1.0, "expiry_days": 30.0, "qty": -1.0}],
+        "flow": BookFlow().model_dump(mode="json"),
+    }
+    with pytest.raises(ScenarioError) as info:
+        apply_overrides(sc, ["configs.picky.agents.0.config.book_size=2"])
+    assert str(info.value) == (
+        "invalid scenario: configs.picky.agents.0.config: RuntimeError: needs a book of 2, not 1"
+    )

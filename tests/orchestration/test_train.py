@@ -293,9 +293,10 @@ def test_a_checkpoint_trained_for_another_scenario_family_is_refused(trained, tm
 def test_bad_train_arguments_are_refused_before_anything_is_written(
     args, needle, tmp_path, capsys, monkeypatch
 ) -> None:
+    import orchestration._train_checks
     import orchestration.train
 
-    monkeypatch.setattr(orchestration.train, "_available_bytes", lambda: 8 * 2**30)
+    monkeypatch.setattr(orchestration._train_checks, "_available_bytes", lambda: 8 * 2**30)
     monkeypatch.setattr(orchestration.train, "precompute", lambda *a: pytest.fail("trained"))
     out = tmp_path / "m.pt"
     assert main(["train", "cao2023_gbm", "--out", str(out), "--no-progress", *args]) == 2
