@@ -134,7 +134,8 @@ def test_every_market_model_is_strict() -> None:
     st.recursive(
         st.floats(allow_nan=True, allow_infinity=True) | st.integers() | st.text(max_size=3),
         lambda kids: (
-            st.lists(kids, max_size=3) | st.dictionaries(st.text(alphabet="ab", max_size=2), kids)
+            st.lists(kids, max_size=3)
+            | st.dictionaries(st.text(alphabet="ab", min_size=1, max_size=2), kids)
         ),
         max_leaves=8,
     )
