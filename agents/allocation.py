@@ -22,7 +22,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from market.validation import StrictModel
 
 GREEKS = ("delta", "gamma", "vega")
 #: Floor on the ATM vol of the stress move (a path whose variance touched
@@ -30,14 +32,13 @@ GREEKS = ("delta", "gamma", "vega")
 MIN_STRESS_VOL = 0.01
 
 
-class StaticAllocation(BaseModel):
+class StaticAllocation(StrictModel):
     """Fixed shares: the scales stay at one."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["static"] = "static"
 
 
-class EventAwareAllocation(BaseModel):
+class EventAwareAllocation(StrictModel):
     """Tighten some greeks around scheduled announcements.
 
     Attributes:
@@ -46,14 +47,14 @@ class EventAwareAllocation(BaseModel):
         after_days: Days after the release to restore.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["event_aware"] = "event_aware"
-    tighten: dict[Literal["delta", "gamma", "vega"], Annotated[float, Field(gt=0.0, le=1.0)]] = {
+    # pydantic copies a mutable default per instance (the models are frozen anyway)
+    tighten: dict[Literal["delta", "gamma", "vega"], Annotated[float, Field(gt=0.0, le=1.0)]] = {  # noqa: RUF012
         "gamma": 0.2,
         "vega": 0.2,
     }
-    before_days: float = Field(2.0, ge=0.0)
-    after_days: float = Field(0.5, ge=0.0)
+    before_days: float = Field(2.0, ge=0.0, le=36_525.0)
+    after_days: float = Field(0.5, ge=0.0, le=36_525.0)
 
 
 AllocationPolicy = Annotated[StaticAllocation | EventAwareAllocation, Field(discriminator="kind")]

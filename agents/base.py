@@ -14,52 +14,49 @@ Agents never import Ray; randomness, if any, comes from the ``rng`` passed in.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from market.events import Fill, MarketEvent, Order, RiskSnapshot
+from market.validation import StrictModel
 
 
-class EveryStep(BaseModel):
+class EveryStep(StrictModel):
     """Decide at every step of the decision grid (base grid, events, refinements)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["every_step"] = "every_step"
 
 
-class EveryMinutes(BaseModel):
+class EveryMinutes(StrictModel):
     """Wake up every ``minutes`` minutes from the start (the timeline holds those times)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["every"] = "every"
     minutes: float = Field(gt=0.0, allow_inf_nan=False)
 
 
-class OnRelease(BaseModel):
+class OnRelease(StrictModel):
     """Decide at the step of a scheduled release (``names``: which; None = every one)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["on_release"] = "on_release"
     names: tuple[str, ...] | None = None
 
 
-class SpotMove(BaseModel):
+class SpotMove(StrictModel):
     """Decide on the paths whose spot moved more than ``threshold`` (relative) since
     the agent's last trade there (every path is due until its first trade)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["spot_move"] = "spot_move"
     threshold: float = Field(gt=0.0, allow_inf_nan=False)
 
 
-class BandBreach(BaseModel):
+class BandBreach(StrictModel):
     """Decide on the paths where the book's ``greek`` (default: the agent's) is
     outside its band."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["band"] = "band"
     greek: Literal["delta", "gamma", "vega"] | None = None
 
@@ -74,8 +71,8 @@ Schedule = Annotated[
 STATE_SCHEDULES = frozenset({"spot_move", "band"})
 
 
-class AgentConfig(BaseModel):
-    """Base of every agent's config: frozen, unknown fields refused.
+class AgentConfig(StrictModel):
+    """Base of every agent's config: frozen, unknown fields refused, floats finite.
 
     Attributes:
         latency: Reaction latency, seconds (>= 0): an order decided at ``t``
@@ -84,9 +81,7 @@ class AgentConfig(BaseModel):
         schedule: When the agent is due (:data:`Schedule`; default every step).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    latency: float = Field(0.0, ge=0.0, allow_inf_nan=False)
+    latency: float = Field(0.0, ge=0.0, le=31_536_000.0, allow_inf_nan=False)
     schedule: Schedule = EveryStep()
 
 
@@ -167,6 +162,20 @@ class Agent:
         self.rng = rng
         self._step = 0
         self._time = 0.0
+
+    @classmethod
+    def check_scenario(cls, config: AgentConfig, family: Mapping[str, Any]) -> None:
+        """Refuse a config this scenario cannot run (a validation hook; default accepts).
+
+        Called when a scenario is validated, before anything runs or is
+        written, with this class's validated config and the scenario's family
+        (JSON values: ``scenario`` name, ``market`` kind, ``book`` positions,
+        client ``flow``). Override it to check what depends on the scenario or
+        on files the config names (a learned policy's checkpoint does both).
+
+        Raises:
+            ValueError: With one line saying what to fix.
+        """
 
     # ----------------------------------------------------------- framework
     def step(self, events: tuple[Any, ...], turn: AgentTurn) -> list[Order]:

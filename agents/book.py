@@ -13,7 +13,7 @@ import math
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from agents.portfolio import OptionLine, Portfolio
 from market._rng import BlockRNG
@@ -21,9 +21,15 @@ from market.events import MarketEvent, Order
 from market.execution import CostModel, fill_order
 from market.pricing import bsm_price
 from market.surface import implied_vol
+from market.validation import StrictModel
+
+#: Longest expiry of a book option, days (100 years).
+MAX_EXPIRY_DAYS = 36_525.0
+#: Largest position or client trade, units.
+MAX_QTY = 1e9
 
 
-class BookPosition(BaseModel):
+class BookPosition(StrictModel):
     """An option the book holds from the start, put on at mid.
 
     Attributes:
@@ -33,14 +39,13 @@ class BookPosition(BaseModel):
         qty: Units held (negative = short).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     is_call: bool = True
-    moneyness: float = Field(1.0, gt=0.0)
-    expiry_days: float = Field(30.0, gt=0.0)
-    qty: float
+    moneyness: float = Field(1.0, gt=0.0, le=100.0)
+    expiry_days: float = Field(30.0, gt=0.0, le=MAX_EXPIRY_DAYS)
+    qty: float = Field(ge=-MAX_QTY, le=MAX_QTY)
 
 
-class BookFlow(BaseModel):
+class BookFlow(StrictModel):
     """Client trades that keep arriving in the book (e.g. Cao et al. 2023).
 
     Each day (at the first step at or after the start of days 1, 2, ...) every path receives
@@ -60,13 +65,12 @@ class BookFlow(BaseModel):
         expiry_days: Days to expiry at the trade.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    rate_per_day: float = Field(1.0, ge=0.0)
-    qty: float = Field(100.0, gt=0.0)
+    rate_per_day: float = Field(1.0, ge=0.0, le=1000.0)
+    qty: float = Field(100.0, gt=0.0, le=MAX_QTY)
     side: Literal["random", "long", "short"] = "random"
     is_call: bool = True
-    moneyness: float = Field(1.0, gt=0.0)
-    expiry_days: float = Field(60.0, gt=0.0)
+    moneyness: float = Field(1.0, gt=0.0, le=100.0)
+    expiry_days: float = Field(60.0, gt=0.0, le=MAX_EXPIRY_DAYS)
 
 
 class BookKeeper:

@@ -6,16 +6,17 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from agents.allocation import AllocationPolicy, StaticAllocation
 from agents.monitor import MonitorConfig
+from market.validation import StrictModel, Vol
 
 #: Default cascade: option hedges first, delta last (the desk's order).
 CASCADE_RANK = {"vega": 0, "gamma": 1, "delta": 2}
 
 
-class ManagerConfig(BaseModel):
+class ManagerConfig(StrictModel):
     """The manager's budget, stress grid, allocation policy and hard limits.
 
     Attributes:
@@ -33,19 +34,18 @@ class ManagerConfig(BaseModel):
         monitor: Model-decay monitor (None = off); see :mod:`agents.monitor`.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     budget: float = Field(1000.0, gt=0.0)
-    weights: dict[Literal["delta", "gamma", "vega"], Annotated[float, Field(ge=0.0)]] = {
+    # pydantic copies a mutable default per instance (the models are frozen anyway)
+    weights: dict[Literal["delta", "gamma", "vega"], Annotated[float, Field(ge=0.0)]] = {  # noqa: RUF012
         "delta": 0.2,
         "gamma": 0.4,
         "vega": 0.4,
     }
-    stress_sigmas: float = Field(3.0, gt=0.0)
-    stress_horizon_days: float = Field(1.0, gt=0.0)
-    stress_vol: float = Field(0.02, gt=0.0)
+    stress_sigmas: float = Field(3.0, gt=0.0, le=100.0)
+    stress_horizon_days: float = Field(1.0, gt=0.0, le=36_525.0)
+    stress_vol: Vol = 0.02
     policy: AllocationPolicy = StaticAllocation()
-    max_order: dict[str, Annotated[float, Field(gt=0.0)]] = {}
+    max_order: dict[str, Annotated[float, Field(gt=0.0)]] = Field(default_factory=dict)
     hard_limit: float | None = Field(None, gt=0.0)
     monitor: MonitorConfig | None = None
 

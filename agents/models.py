@@ -19,21 +19,21 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from market.events import MarketEvent
 from market.pricing import bsm_greeks
 from market.surface import implied_vol
+from market.validation import StrictModel, Variance
 
 
-class BSMModel(BaseModel):
+class BSMModel(StrictModel):
     """Black-Scholes-Merton at the quoted implied vol."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["bsm"] = "bsm"
 
 
-class HestonModel(BaseModel):
+class HestonModel(StrictModel):
     """Heston with the hedger's parameters (see :mod:`market.pricing.heston`).
 
     With ``min_variance`` the delta is the minimum-variance one,
@@ -43,16 +43,15 @@ class HestonModel(BaseModel):
     over-hedges a call and can do worse than Black-Scholes at the smile.)
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["heston"] = "heston"
-    kappa: float = Field(2.0, gt=0.0)
-    theta_var: float = Field(0.04, ge=0.0)
-    xi: float = Field(0.5, ge=0.0)
+    kappa: float = Field(2.0, gt=0.0, le=1000.0)
+    theta_var: Variance = 0.04
+    xi: float = Field(0.5, ge=0.0, le=10.0)
     rho: float = Field(-0.7, ge=-1.0, le=1.0)
     min_variance: bool = True
 
 
-class MertonModel(BaseModel):
+class MertonModel(StrictModel):
     """Merton jump-diffusion with the hedger's jump parameters.
 
     With ``min_variance`` the delta is the one that minimises the variance
@@ -64,11 +63,10 @@ class MertonModel(BaseModel):
     the plain Merton delta hedges the diffusion only.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["merton"] = "merton"
-    lam: float = Field(1.0, ge=0.0)
-    jump_mean: float = -0.05
-    jump_std: float = Field(0.08, ge=0.0)
+    lam: float = Field(1.0, ge=0.0, le=1000.0)
+    jump_mean: float = Field(-0.05, ge=-5.0, le=5.0)
+    jump_std: float = Field(0.08, ge=0.0, le=5.0)
     min_variance: bool = True
 
 

@@ -23,13 +23,14 @@ from collections import deque
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from agents.models import PricingModel
 from market.events import ModelAlert
+from market.validation import StrictModel
 
 
-class MonitorConfig(BaseModel):
+class MonitorConfig(StrictModel):
     """Model-decay monitor settings.
 
     Attributes:
@@ -43,7 +44,6 @@ class MonitorConfig(BaseModel):
             meets jumps); None keeps the agents' own models.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     window: int = Field(10, ge=1)
     threshold: float = Field(0.5, gt=0.0)
     rearm: float = Field(0.8, gt=0.0, le=1.0)

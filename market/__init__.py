@@ -29,8 +29,10 @@ from market.events import (
 from market.execution import CostModel
 from market.simulator import MarketSimulator
 from market.surface import SurfaceConfig, SurfaceState
+from market.validation import VOL_CEILING, StrictModel, Variance, Vol
 
 __all__ = [
+    "VOL_CEILING",
     "Announcement",
     "BudgetUpdate",
     "ClockConfig",
@@ -52,9 +54,12 @@ __all__ = [
     "RegimeConfig",
     "ReplayConfig",
     "RiskSnapshot",
+    "StrictModel",
     "SurfaceConfig",
     "SurfaceState",
     "Timeline",
+    "Variance",
+    "Vol",
     "build_timeline",
     "decode",
     "encode",

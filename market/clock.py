@@ -33,7 +33,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from market.validation import StrictModel
 
 #: Two times closer than this merge into one step, years (~32 µs).
 CLOCK_TOL = 1e-12
@@ -46,7 +48,7 @@ MAX_STEPS = 5_000_000
 BASE, EVENT, REFINE, WAKE, ARRIVAL = 0, 1, 2, 3, 4
 
 
-class RefineWindow(BaseModel):
+class RefineWindow(StrictModel):
     """Finer steps around one scheduled event.
 
     Attributes:
@@ -55,14 +57,12 @@ class RefineWindow(BaseModel):
         step_minutes: Step length inside the window, minutes (> 0).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     before_minutes: float = Field(30.0, ge=0.0, allow_inf_nan=False)
     after_minutes: float = Field(120.0, ge=0.0, allow_inf_nan=False)
     step_minutes: float = Field(1.0, gt=0.0, allow_inf_nan=False)
 
 
-class ClockConfig(BaseModel):
+class ClockConfig(StrictModel):
     """Calendar of the run (where the scenario has one).
 
     Attributes:
@@ -70,8 +70,6 @@ class ClockConfig(BaseModel):
             each step's stamp is ``start + t * year_days`` days. None = no
             calendar (a replay of dated data stamps its steps with its dates).
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     start: datetime.datetime | None = None
 

@@ -10,14 +10,18 @@ import datetime as dt
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from market.clock import ClockConfig, ClockPoint, RefineWindow
 from market.execution import CostModel
 from market.surface import SurfaceConfig
+from market.validation import StrictModel, Variance, Vol
+
+#: Longest horizon, tenor or expiry a scenario may give, days (100 years).
+MAX_DAYS = 36_525.0
 
 
-class GapConfig(BaseModel):
+class GapConfig(StrictModel):
     """The announcement and its gap distribution.
 
     Attributes:
@@ -48,18 +52,16 @@ class GapConfig(BaseModel):
         post_drift_minutes: Mean time of that drift, minutes.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     name: str = "CPI"
-    day: float = Field(10.0, gt=0.0)
+    day: float = Field(10.0, gt=0.0, le=MAX_DAYS)
     distribution: Literal["normal", "student_t", "two_sided"] = "student_t"
     size_std: float = Field(0.03, ge=0.0, le=1.0)
-    mean: float = 0.0
-    df: float = Field(3.0, gt=2.0)
+    mean: float = Field(0.0, ge=-1.0, le=1.0)
+    df: float = Field(3.0, gt=2.0, le=1e6)
     p_up: float = Field(0.5, ge=0.0, le=1.0)
-    premium: float = Field(1.0, ge=0.0)
+    premium: float = Field(1.0, ge=0.0, le=100.0)
     bid: float = Field(0.10, ge=0.0, le=5.0)
-    bid_days: float = Field(3.0, ge=0.0)
+    bid_days: float = Field(3.0, ge=0.0, le=MAX_DAYS)
     crush: float = Field(0.25, ge=0.0, lt=1.0)
     at: str | None = Field(None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")
     refine: RefineWindow | None = None
@@ -84,7 +86,7 @@ class GapConfig(BaseModel):
         return self.day + seconds / 86400.0
 
 
-class InstrumentSpec(BaseModel):
+class InstrumentSpec(StrictModel):
     """A listed hedge instrument.
 
     Attributes:
@@ -103,15 +105,13 @@ class InstrumentSpec(BaseModel):
         cost: Trading costs.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     name: str = Field(min_length=1)
     kind: Literal["underlying", "option"] = "option"
     is_call: bool = True
-    tenor_days: float = Field(30.0, gt=0.0)
-    moneyness: float = Field(1.0, gt=0.0)
-    relist_days: float = Field(1.0, gt=0.0)
-    recenter: float | None = Field(None, gt=0.0)
+    tenor_days: float = Field(30.0, gt=0.0, le=MAX_DAYS)
+    moneyness: float = Field(1.0, gt=0.0, le=100.0)
+    relist_days: float = Field(1.0, gt=0.0, le=MAX_DAYS)
+    recenter: float | None = Field(None, gt=0.0, le=10.0)
     roll: bool = True
     cost: CostModel = CostModel()
 
@@ -124,7 +124,7 @@ class InstrumentSpec(BaseModel):
         return self
 
 
-class ReplayConfig(BaseModel):
+class ReplayConfig(StrictModel):
     """A table of recorded market data for the ``replay`` world.
 
     One row per day of the scenario (row ``k`` is the close of day ``k``;
@@ -158,7 +158,9 @@ class ReplayConfig(BaseModel):
             or ``"derived: GARCH(1,1) ..."`` when it is not a market quote).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # The table's numbers are checked by market.replay.load_table (finite,
+    # plausible, in vol_units), which names the column and row.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=True)
 
     path: str | None = None
     table: dict[str, tuple[float, ...] | tuple[str, ...]] | None = None
@@ -186,7 +188,7 @@ class ReplayConfig(BaseModel):
         return self
 
 
-class RegimeConfig(BaseModel):
+class RegimeConfig(StrictModel):
     """A two-state Markov world: calm and stressed (``kind = "regime"``).
 
     Each path is in one regime; at every step it switches with the per-day
@@ -204,16 +206,15 @@ class RegimeConfig(BaseModel):
         start_stressed: Start every path in the stressed regime.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    calm_vol: float = Field(0.15, gt=0.0, le=5.0)
-    stressed_vol: float = Field(0.45, gt=0.0, le=5.0)
+    calm_vol: Vol = 0.15
+    stressed_vol: Vol = 0.45
     p_calm_to_stressed: float = Field(0.02, ge=0.0, le=1.0)
     p_stressed_to_calm: float = Field(0.10, ge=0.0, le=1.0)
-    stressed_drift: float | None = None
+    stressed_drift: float | None = Field(None, ge=-10.0, le=10.0)
     start_stressed: bool = False
 
 
-class HestonWorld(BaseModel):
+class HestonWorld(StrictModel):
     """Heston dynamics of the world (``kind = "heston"``); quotes are Heston prices.
 
     Attributes:
@@ -224,15 +225,14 @@ class HestonWorld(BaseModel):
         rho: Correlation of spot and variance shocks, in [-1, 1].
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    v0: float = Field(0.04, ge=0.0)
-    kappa: float = Field(2.0, gt=0.0)
-    theta_var: float = Field(0.04, ge=0.0)
-    xi: float = Field(0.5, ge=0.0)
+    v0: Variance = 0.04
+    kappa: float = Field(2.0, gt=0.0, le=1000.0)
+    theta_var: Variance = 0.04
+    xi: float = Field(0.5, ge=0.0, le=10.0)
     rho: float = Field(-0.7, ge=-1.0, le=1.0)
 
 
-class MertonWorld(BaseModel):
+class MertonWorld(StrictModel):
     """Merton jump-diffusion world (``kind = "merton"``); quotes are Merton prices.
 
     Attributes:
@@ -242,14 +242,13 @@ class MertonWorld(BaseModel):
         jump_std: Std of the log jump size (>= 0).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    vol: float = Field(0.15, gt=0.0, le=5.0)
-    lam: float = Field(1.0, ge=0.0)
-    jump_mean: float = -0.05
-    jump_std: float = Field(0.08, ge=0.0)
+    vol: Vol = 0.15
+    lam: float = Field(1.0, ge=0.0, le=1000.0)
+    jump_mean: float = Field(-0.05, ge=-5.0, le=5.0)
+    jump_std: float = Field(0.08, ge=0.0, le=5.0)
 
 
-class MarketConfig(BaseModel):
+class MarketConfig(StrictModel):
     """The world (path model and its parameters), rates and listed instruments.
 
     Attributes:
@@ -272,11 +271,9 @@ class MarketConfig(BaseModel):
         clock: The run's calendar (the date and time of ``t = 0``).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     kind: Literal["gbm", "macro_gap", "replay", "regime", "heston", "merton"] = "gbm"
-    spot: float = Field(100.0, gt=0.0)
-    drift: float | None = None
+    spot: float = Field(100.0, gt=0.0, le=1e9)
+    drift: float | None = Field(None, ge=-10.0, le=10.0)
     realized_vol_ratio: float = Field(1.0, ge=0.0, le=10.0)
     surface: SurfaceConfig = SurfaceConfig()
     gap: GapConfig = GapConfig()

@@ -20,13 +20,14 @@ execution time to :func:`fill_order`.
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from market.events import Fill, InstrumentQuote, Order
+from market.validation import StrictModel
 
 
-class CostModel(BaseModel):
-    """Trading costs of one instrument (all non-negative).
+class CostModel(StrictModel):
+    """Trading costs of one instrument (all non-negative and finite).
 
     Attributes:
         half_spread_bps: Half bid-ask spread, basis points of mid (underlying).
@@ -40,15 +41,13 @@ class CostModel(BaseModel):
         release_half_life_minutes: Half-life of the widening after a release, minutes.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    half_spread_bps: float = Field(0.0, ge=0.0)
-    half_spread_vol: float = Field(0.0, ge=0.0)
-    half_spread_pct: float = Field(0.0, ge=0.0)
-    fee_pct: float = Field(0.0, ge=0.0)
-    impact_bps: float = Field(0.0, ge=0.0)
-    release_spread_mult: float = Field(1.0, ge=1.0, le=1000.0, allow_inf_nan=False)
-    release_half_life_minutes: float = Field(5.0, gt=0.0, allow_inf_nan=False)
+    half_spread_bps: float = Field(0.0, ge=0.0, le=10_000.0)
+    half_spread_vol: float = Field(0.0, ge=0.0, le=100.0)
+    half_spread_pct: float = Field(0.0, ge=0.0, le=100.0)
+    fee_pct: float = Field(0.0, ge=0.0, le=100.0)
+    impact_bps: float = Field(0.0, ge=0.0, le=10_000.0)
+    release_spread_mult: float = Field(1.0, ge=1.0, le=1000.0)
+    release_half_life_minutes: float = Field(5.0, gt=0.0, le=1e6)
 
 
 def event_multiplier(cost: CostModel, minutes_since_release: float | None) -> float:

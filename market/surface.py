@@ -28,7 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from market.validation import StrictModel, Vol
 
 #: Reference tenor of the ``atm`` level, years (30 days).
 TAU_REF = 30.0 / 365.0
@@ -65,7 +67,7 @@ class SurfaceState:
     variance: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
-class SurfaceConfig(BaseModel):
+class SurfaceConfig(StrictModel):
     """Initial surface and its dynamics (validated at the scenario boundary).
 
     Attributes:
@@ -78,14 +80,12 @@ class SurfaceConfig(BaseModel):
         spot_vol_corr: Correlation of ATM-vol shocks with spot shocks, in [-1, 1].
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    atm: float = Field(0.20, gt=0.0, le=5.0)
+    atm: Vol = 0.20
     skew: float = Field(0.0, ge=-5.0, le=5.0)
     term: float = Field(0.0, ge=-5.0, le=5.0)
     vol_of_vol: float = Field(0.0, ge=0.0, le=10.0)
-    mean_reversion: float = Field(2.0, ge=0.0)
-    long_run_atm: float | None = Field(None, gt=0.0, le=5.0)
+    mean_reversion: float = Field(2.0, ge=0.0, le=1000.0)
+    long_run_atm: Vol | None = None
     spot_vol_corr: float = Field(-0.7, ge=-1.0, le=1.0)
 
 

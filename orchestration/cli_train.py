@@ -1,43 +1,82 @@
-"""``gammaray train SCENARIO --out model.pt``: train a learned hedger (orchestration.train)."""
+"""``gammaray train SCENARIO --out model.pt``: train a learned hedger (orchestration.train).
+
+Every argument is checked before any work: a scenario the trainer does not
+support, zero or negative ``--paths``/``--epochs``, a non-finite or
+out-of-range ``--level`` or an ``--out`` that cannot be a file is one line,
+exit status 2, and nothing is written. The checkpoint is written atomically
+at the end; training that diverges (a non-finite objective) writes nothing
+and exits with status 1.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from orchestration.config import load_scenario
+from orchestration.config import ScenarioError, load_scenario
+
+
+def _check_out(out: Path) -> None:
+    if out.is_dir():
+        raise ScenarioError(f"--out {str(out)!r} is a directory: give the checkpoint's file name")
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ScenarioError(f"--out {str(out)!r}: {str(parent)!r} is not a directory")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """``gammaray train``."""
+    from orchestration.train import (
+        TrainingDiverged,
+        check_supported,
+        check_train_args,
+        save_checkpoint,
+        train,
+    )
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    check_train_args(scenario, args.paths, args.epochs, args.objective, args.level, seed=args.seed)
+    check_supported(scenario, args.instrument)
+    _check_out(args.out)
+
     import torch
     from rich.progress import Progress
 
-    from orchestration.train import save_checkpoint, train
-
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    scenario = load_scenario(args.scenario, args.overrides)
     start = time.perf_counter()
-    with Progress(transient=True) as bar:
-        task = bar.add_task("training", total=args.epochs)
+    try:
+        with Progress(transient=True, disable=args.no_progress) as bar:
+            task = bar.add_task("training", total=args.epochs)
 
-        def step(epoch: int, value: float) -> None:
-            bar.update(task, completed=epoch + 1, description=f"training: objective {value:.4f}")
+            def step(epoch: int, value: float) -> None:
+                bar.update(
+                    task, completed=epoch + 1, description=f"training: objective {value:.4f}"
+                )
 
-        blob, losses = train(
-            scenario,
-            instrument=args.instrument,
-            mode=args.mode,
-            paths=args.paths,
-            epochs=args.epochs,
-            seed=args.seed,
-            objective=args.objective,
-            level=args.level,
-            on_epoch=None if args.no_progress else step,
-        )
-    save_checkpoint(blob, args.out)
+            blob, losses = train(
+                scenario,
+                instrument=args.instrument,
+                mode=args.mode,
+                paths=args.paths,
+                epochs=args.epochs,
+                seed=args.seed,
+                objective=args.objective,
+                level=args.level,
+                on_epoch=None if args.no_progress else step,
+            )
+    except TrainingDiverged as exc:
+        print(f"gammaray: train failed: {exc}", file=sys.stderr)
+        return 1
+    try:
+        save_checkpoint(blob, args.out)
+    except OSError as exc:
+        print(f"gammaray: cannot write {str(args.out)!r}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     print(
         f"trained {args.mode} policy on {args.paths:,} paths, {args.epochs} epochs in "
         f"{time.perf_counter() - start:.1f} s; objective {losses[0]:.4f} -> {losses[-1]:.4f}; "
@@ -53,8 +92,8 @@ def register(sub: Any) -> dict[str, Any]:
     p.add_argument("--out", type=Path, required=True, help="checkpoint file to write")
     p.add_argument("--instrument", default="hedge_opt", help="hedge option it trades")
     p.add_argument("--mode", choices=("residual", "direct"), default="residual")
-    p.add_argument("--paths", type=int, default=10_000)
-    p.add_argument("--epochs", type=int, default=150)
+    p.add_argument("--paths", type=int, default=10_000, help="training paths (>= 1)")
+    p.add_argument("--epochs", type=int, default=150, help="Adam steps (>= 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--objective", choices=("mean_std", "cvar", "entropic"), default="mean_std")
     p.add_argument("--level", type=float, help="c for mean_std, tail for cvar, aversion")

@@ -20,12 +20,18 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from agents import BUILTIN_AGENTS, Agent, BookFlow, BookPosition, ManagerConfig
 from market.clock import ClockPoint, Timeline, build_timeline, wake_times
 from market.config import MarketConfig
 from market.execution import CostModel
+from market.validation import StrictModel, non_finite_path
+
+#: Longest horizon, days (100 years).
+MAX_DAYS = 36_525.0
+#: Most hedging steps of one run (days * steps_per_day).
+MAX_STEPS = 1_000_000
 
 
 class ScenarioError(ValueError):
@@ -59,7 +65,7 @@ def resolve_agent_class(ref: str | type) -> type[Agent]:
     return cls
 
 
-class AgentSpec(BaseModel):
+class AgentSpec(StrictModel):
     """One agent of a hedging configuration.
 
     Attributes:
@@ -69,11 +75,11 @@ class AgentSpec(BaseModel):
         config: Fields of the class's ``Config`` model.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     cls: str | type
     name: str | None = None
-    config: dict[str, Any] = {}
+    config: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> AgentSpec:
@@ -81,7 +87,9 @@ class AgentSpec(BaseModel):
         try:
             cfg = cls.Config.model_validate(self.config)
         except ValidationError as exc:
-            raise ValueError(f"config of {cls.__name__}: {format_validation_error(exc)}") from None
+            raise ValueError(
+                f"config of {cls.__name__}: {format_validation_error(exc, named=False)}"
+            ) from None
         sch = cfg.schedule
         if sch.kind == "band" and sch.greek is None and cls.greek is None:
             raise ValueError(
@@ -112,15 +120,13 @@ class AgentSpec(BaseModel):
         return cls(self.agent_name, cls.Config.model_validate(self.config))
 
 
-class HedgeConfig(BaseModel):
+class HedgeConfig(StrictModel):
     """A hedging configuration: its agents and its manager.
 
     Attributes:
         agents: The hedging agents (none = unhedged).
         manager: Budget, allocation policy and limits.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     agents: tuple[AgentSpec, ...] = ()
     manager: ManagerConfig = ManagerConfig()
@@ -134,7 +140,7 @@ class HedgeConfig(BaseModel):
         return self
 
 
-class Scenario(BaseModel):
+class Scenario(StrictModel):
     """A runnable scenario: book, market, configurations, paths, horizon, seed.
 
     Attributes:
@@ -160,21 +166,19 @@ class Scenario(BaseModel):
             every listed option (e.g. ``--set option_cost=0.02``).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
     version: int = Field(1, ge=1)
     description: str = ""
     seed: int = Field(0, ge=0)
     n_paths: int = Field(1000, ge=1, le=50_000_000)
-    days: float = Field(20.0, gt=0.0)
+    days: float = Field(20.0, gt=0.0, le=MAX_DAYS)
     steps_per_day: int = Field(1, ge=1, le=10_000)
-    year_days: float = Field(365.0, gt=0.0)
+    year_days: float = Field(365.0, ge=1.0, le=366.0)
     market: MarketConfig = MarketConfig()
     book: tuple[BookPosition, ...] = ()
     flow: BookFlow | None = None
     configs: dict[str, HedgeConfig] = Field(min_length=1)
-    risk_aversion: float = Field(1.645, ge=0.0)
+    risk_aversion: float = Field(1.645, ge=0.0, le=100.0)
     shards: int = Field(1, ge=1, le=4096)
     placement: Literal["per-agent", "fused"] = "per-agent"
     option_cost: float | None = Field(None, ge=0.0, le=1.0)
@@ -182,18 +186,31 @@ class Scenario(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> Scenario:
         listed = {i.name for i in self.market.instruments}
+        if self.base_steps < 1:
+            raise ValueError("days * steps_per_day must be at least 1 step")
+        if self.base_steps > MAX_STEPS:
+            raise ValueError(
+                f"days * steps_per_day is {self.base_steps:,} steps, more than {MAX_STEPS:,}"
+            )
+        family = self.family
         for cname, hc in self.configs.items():
             if not re.fullmatch(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]*", cname):
                 raise ValueError(f"configuration name {cname!r}: use letters, digits, _, - and .")
             for i, spec in enumerate(hc.agents):
+                where = f"configs.{cname}.agents.{i}.config"
                 instrument = spec.config.get("instrument")
                 if instrument is not None and instrument not in listed:
                     raise ValueError(
-                        f"configs.{cname}.agents.{i}.config.instrument: {instrument!r} is not "
+                        f"{where}.instrument: {instrument!r} is not "
                         f"listed in market.instruments ({', '.join(sorted(listed))})"
                     )
-        if self.base_steps < 1:
-            raise ValueError("days * steps_per_day must be at least 1 step")
+                cls = spec.agent_class
+                try:
+                    cls.check_scenario(cls.Config.model_validate(spec.config), family)
+                except ValueError as exc:
+                    raise ValueError(f"{where}: {exc}") from None
+                except Exception as exc:  # a user hook: still one line, naming the agent
+                    raise ValueError(f"{where}: {type(exc).__name__}: {exc}") from None
         if self.market.kind == "replay":
             from market.replay import check_horizon
 
@@ -211,6 +228,21 @@ class Scenario(BaseModel):
     def base_steps(self) -> int:
         """Steps of the base grid (``days * steps_per_day``)."""
         return round(self.days * self.steps_per_day)
+
+    @property
+    def family(self) -> dict[str, Any]:
+        """What a learned policy is specific to, as JSON values.
+
+        The scenario's name, its market's kind, the book's positions and its
+        client flow: ``gammaray train`` records it in a checkpoint and an
+        agent's :meth:`~agents.Agent.check_scenario` compares it.
+        """
+        return {
+            "scenario": self.name,
+            "market": self.market.kind,
+            "book": [p.model_dump(mode="json") for p in self.book],
+            "flow": None if self.flow is None else self.flow.model_dump(mode="json"),
+        }
 
     @property
     def n_steps(self) -> int:
@@ -279,17 +311,51 @@ def _timeline(
     return build_timeline(days, steps_per_day, year_days, points, wake, lat)
 
 
-def format_validation_error(exc: ValidationError) -> str:
-    """One line naming the first invalid field and what is wrong with it."""
+def format_validation_error(exc: ValidationError, named: bool = True, data: Any = None) -> str:
+    """One line naming the first invalid field and what is wrong with it.
+
+    Args:
+        exc: The error.
+        named: Prefix the model's name when it is not a whole :class:`Scenario`
+            (a part a script built on its own: ``SurfaceConfig.atm: ...``).
+        data: The input validated, when known: the union tags pydantic puts
+            in an error's location (``policy.event_aware.tighten``) are
+            dropped, so the location is the dotted path ``--set`` takes.
+    """
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-    msg = err["msg"].removeprefix("Value error, ")
+    parts = [p for p in err["loc"] if not str(p).startswith("function-")]
+    loc = ".".join(str(p) for p in _field_path(parts, data))
+    if named and exc.title != "Scenario":
+        # A part built on its own (in a scenario script): name the model too.
+        loc = f"{exc.title}.{loc}" if loc else exc.title
+    msg = " ".join(str(err["msg"]).removeprefix("Value error, ").split())
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     if err["type"] == "missing":
         return f"{loc}: missing field{more}"
     got = err.get("input")
-    shown = "" if isinstance(got, dict | list | tuple) or got is None else f" (got {got!r})"
+    shown = "" if isinstance(got, dict | list | tuple) or got is None else f" (got {got!r:.80})"
     return f"{loc + ': ' if loc else ''}{msg}{shown}{more}"
+
+
+def _field_path(parts: list[Any], data: Any) -> list[Any]:
+    """``parts`` without the union tags that are not keys of ``data`` (see above)."""
+    if data is None:
+        return parts
+    out, node = [], data
+    for i, part in enumerate(parts):
+        if isinstance(node, dict):
+            if part in node:
+                node = node[part]
+            elif i + 1 < len(parts) and parts[i + 1] in node:
+                continue  # a union tag: the next part is the field
+            else:
+                node = None
+        elif isinstance(node, list | tuple) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            node = None
+        out.append(part)
+    return out
 
 
 def validate_scenario(data: Any) -> Scenario:
@@ -298,12 +364,13 @@ def validate_scenario(data: Any) -> Scenario:
     Raises:
         ScenarioError: With one line naming the field.
     """
+    if isinstance(data, Scenario):
+        data = data.model_dump(mode="python")
     try:
-        if isinstance(data, Scenario):
-            return Scenario.model_validate(data.model_dump(mode="python"))
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(f"invalid scenario: {format_validation_error(exc)}") from None
+        msg = format_validation_error(exc, data=data)
+        raise ScenarioError(f"invalid scenario: {msg}") from None
 
 
 def builtin_scenarios() -> dict[str, Path]:
@@ -381,8 +448,12 @@ def apply_overrides(scenario: Scenario, overrides: list[str]) -> Scenario:
             raise ScenarioError(f"--set {item!r}: expected FIELD=VALUE")
         try:
             value = json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             value = raw
+        bad = non_finite_path(value)
+        if bad is not None:
+            where = f"{field}.{bad}" if bad else field
+            raise ScenarioError(f"--set {where}: {raw!r} is not a finite number")
         parts = field.split(".")
         node: Any = data
         i = 0

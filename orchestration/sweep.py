@@ -5,8 +5,11 @@ a list of seeds; every combination is one run of the scenario (all its
 hedging configurations, in-process inside one Ray task of one CPU). At most
 ``max_in_flight`` runs are in flight (``ray.wait``); rows come back as runs
 finish and are sorted into grid order at the end, so the table does not
-depend on timing. A run that fails — an invalid override, an agent that
-raises — is a row with its ``error``, not a lost sweep.
+depend on timing. Every grid point is validated before the first run (its
+scenario is built): an unknown field, a wrong-typed, non-finite or
+implausible value is one line naming the point and the field (exit status
+2), and nothing runs or is written. A run that fails at run time — an agent
+that raises — is a row with its ``error``, not a lost sweep.
 
 Grid file (TOML)::
 
@@ -29,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from market.validation import non_finite_path
 from orchestration._io import atomic_write_bytes, atomic_write_text
 from orchestration.config import Scenario, ScenarioError, apply_overrides
 from orchestration.metrics import config_metrics
@@ -73,6 +77,18 @@ def load_grid(source: Path | dict[str, Any]) -> tuple[list[str], list[list[Any]]
     unknown = set(data) - {"grid", "seeds"}
     if unknown:
         raise ScenarioError(f"grid: unknown keys {sorted(unknown)} (use 'grid' and 'seeds')")
+    for field, vals in grid.items():
+        if not isinstance(field, str) or not field:
+            raise ScenarioError(f"grid: field {field!r} is not a dotted field name")
+        bad = non_finite_path(vals)
+        if bad is not None:
+            raise ScenarioError(
+                f"grid: {field} value {vals[int(bad.split('.')[0])]!r} is not a finite number"
+            )
+    if seeds != [None]:
+        for s in seeds:
+            if not isinstance(s, int) or isinstance(s, bool) or s < 0:
+                raise ScenarioError(f"grid: seeds must be non-negative integers, got {s!r}")
     return list(grid), list(grid.values()), seeds
 
 
@@ -82,6 +98,31 @@ def expand(fields: list[str], values: list[list[Any]], seeds: list[int]) -> list
     for i, (combo, seed) in enumerate(itertools.product(itertools.product(*values), seeds)):
         runs.append({"run": i, "seed": seed, "overrides": dict(zip(fields, combo, strict=True))})
     return runs
+
+
+def _sets(spec: dict[str, Any]) -> list[str]:
+    sets = [f"{k}={json.dumps(v, default=str)}" for k, v in spec["overrides"].items()]
+    if spec["seed"] is not None:
+        sets.append(f"seed={spec['seed']}")
+    return sets
+
+
+def validate_runs(scenario: Scenario, runs: list[dict[str, Any]]) -> None:
+    """Build every grid point's scenario before anything runs.
+
+    Raises:
+        ScenarioError: The first point whose scenario is invalid: one line
+            naming the point, its values and the field.
+    """
+    for spec in runs:
+        try:
+            apply_overrides(scenario, _sets(spec))
+        except ScenarioError as exc:
+            point = ", ".join(
+                f"{k}={json.dumps(v, default=str)}" for k, v in spec["overrides"].items()
+            )
+            seed = "" if spec["seed"] is None else f", seed {spec['seed']}"
+            raise ScenarioError(f"grid point {spec['run']} ({point}{seed}): {exc}") from None
 
 
 def run_one(scenario: Scenario, spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -95,10 +136,7 @@ def run_one(scenario: Scenario, spec: dict[str, Any]) -> list[dict[str, Any]]:
 
     base = {"run": spec["run"], "seed": spec["seed"], **spec["overrides"]}
     try:
-        sets = [f"{k}={json.dumps(v)}" for k, v in spec["overrides"].items()]
-        if spec["seed"] is not None:
-            sets.append(f"seed={spec['seed']}")
-        sc = apply_overrides(scenario, sets)
+        sc = apply_overrides(scenario, _sets(spec))
         base["seed"] = sc.seed
         results = run_local(sc)
     except Exception as exc:
@@ -125,7 +163,11 @@ def run_sweep(
         runtime: ``"ray"`` (one task per run over the cluster) or ``"local"``.
         max_in_flight: Runs submitted at once (default: twice the cluster's CPUs).
         on_done: Called with the number of runs finished so far.
+
+    Raises:
+        ScenarioError: A grid point is invalid (checked before the first run).
     """
+    validate_runs(scenario, runs)
     rows: list[dict[str, Any]] = []
     if runtime == "local":
         for i, spec in enumerate(runs):

@@ -14,9 +14,11 @@ day ``k`` depends on the earlier trades through the book's gamma and vega.
 :func:`precompute` builds those arrays once in numpy; :func:`train` runs the
 policy over the days in torch (float64) and backpropagates the risk
 objective (Buehler et al. 2019): mean-std ``E[loss] + c std(loss)``, CVaR at a
-level, or entropic risk with a risk aversion. Seeded, reproducible, and the
-checkpoint (weights, feature list, instrument, mode, objective, code version)
-is written atomically with ``torch.save`` of tensors and a JSON string, and
+level, or entropic risk with a risk aversion. The arguments are checked
+first (:func:`check_train_args`: paths, epochs, a finite level in range,
+memory). Seeded, reproducible, and the checkpoint (weights, feature list,
+instrument, mode, objective, the scenario family it was trained for, code
+version) is written atomically with ``torch.save`` of tensors and a JSON string, and
 read with ``torch.load(weights_only=True)``.
 """
 
@@ -35,7 +37,12 @@ import numpy as np
 from agents.deep import CHECKPOINT_VERSION, FEATURES
 from market.pricing import bsm_greeks
 from orchestration._io import atomic_write_bytes
+from orchestration._train_checks import check_supported, check_train_args
 from orchestration.config import Scenario, ScenarioError
+
+
+class TrainingDiverged(RuntimeError):
+    """The objective became non-finite while training (exit status 1)."""
 
 
 @dataclass
@@ -63,29 +70,13 @@ class Precomputed:
     cost: float
 
 
-def _check(scenario: Scenario, instrument: str) -> Any:
-    m = scenario.market
-    specs = {i.name: i for i in m.instruments}
-    spec = specs.get(instrument)
-    problems = []
-    if m.kind != "gbm" or m.surface.vol_of_vol or m.surface.skew or m.surface.term:
-        problems.append("a gbm world with a flat, constant surface")
-    if scenario.steps_per_day != 1:
-        problems.append("one step a day")
-    if spec is None or spec.kind != "option" or spec.relist_days != 1.0 or spec.roll:
-        problems.append(f"an option {instrument!r} listed daily and held (roll=false)")
-    if problems:
-        raise ScenarioError(f"train supports scenarios with {', '.join(problems)}")
-    return spec
-
-
 def precompute(scenario: Scenario, n_paths: int, seed: int, instrument: str) -> Precomputed:
     """Simulate ``n_paths`` paths of the scenario's world and book; the linear P&L pieces.
 
     Raises:
         ScenarioError: The scenario is outside what the trainer supports.
     """
-    spec = _check(scenario, instrument)
+    spec = check_supported(scenario, instrument)
     m, T, dt = scenario.market, scenario.n_steps, scenario.dt
     rng = np.random.default_rng(seed)
     sigma = m.surface.atm * m.realized_vol_ratio
@@ -240,12 +231,8 @@ def train(
     """
     import torch
 
-    if mode not in ("residual", "direct"):
-        raise ScenarioError(f"mode must be residual or direct, got {mode!r}")
-    defaults = {"mean_std": scenario.risk_aversion, "cvar": 0.05, "entropic": 0.1}
-    if objective not in defaults:
-        raise ScenarioError(f"objective must be mean_std, cvar or entropic, got {objective!r}")
-    lvl = defaults[objective] if level is None else level
+    lvl = check_train_args(scenario, paths, epochs, objective, level, hidden, seed, mode)
+    check_supported(scenario, instrument)
     risk = objective_fn(objective, lvl)
     pre = precompute(scenario, paths, seed, instrument)
     torch.manual_seed(seed)
@@ -264,12 +251,21 @@ def train(
     for epoch in range(epochs):
         opt.zero_grad()
         loss = risk(rollout(pre, net, mode))
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"training diverged at epoch {epoch + 1}: the objective is {float(loss)} "
+                "(try another --level or --seed)"
+            )
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
         if on_epoch is not None:
             on_epoch(epoch, losses[-1])
     layers = [m for m in net if isinstance(m, torch.nn.Linear)]
+    if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+        raise TrainingDiverged(
+            "training diverged: the weights are not finite (try another --level)"
+        )
     blob: dict[str, Any] = {}
     for i, layer in enumerate(layers):
         blob[f"w{i}"] = layer.weight.detach().T.contiguous().clone()  # [in, out]
@@ -288,6 +284,7 @@ def train(
             "objective": objective,
             "level": lvl,
             "scenario": scenario.name,
+            "family": scenario.family,
             "option_cost": pre.cost,
             "seed": seed,
             "paths": paths,

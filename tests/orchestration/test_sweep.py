@@ -64,3 +64,50 @@ def test_a_sweep_with_a_failing_configuration_completes_and_reports_it(tmp_path:
         runtime="local",
     )
     assert local[0]["pnl_sha256"] == ok[0]["pnl_sha256"]
+
+
+@pytest.mark.parametrize(
+    ("grid", "needle"),
+    [
+        (
+            '"market.nothing.x" = [1]',
+            "grid point 0 (market.nothing.x=1, seed 1): --set market.nothing.x: unknown field "
+            "'market.nothing'",
+        ),
+        ('"market.spto" = [100.0]', "market.spto: Extra inputs are not permitted"),
+        (
+            '"n_paths" = [64, "many"]',
+            'grid point 1 (n_paths="many", seed 1): invalid scenario: n_paths',
+        ),
+        ('"market.spot" = [100.0, nan]', "grid: market.spot value nan is not a finite number"),
+        ('"market.spot" = [100.0, -inf]', "grid: market.spot value -inf is not a finite number"),
+        ('"market.surface.atm" = [0.2, 20.0]', "market.surface.atm: 20 looks like a percent"),
+        ('"days" = [4, 1e9]', "grid point 1 (days=1000000000.0, seed 1): invalid scenario: days"),
+    ],
+)
+def test_a_bad_grid_point_is_refused_before_the_first_run(grid, needle, tmp_path, capsys) -> None:
+    script = tmp_path / "fragile.py"
+    script.write_text(SCRIPT)
+    (tmp_path / "g.toml").write_text(f"seeds = [1]\n[grid]\n{grid}\n")
+    out = tmp_path / "sweep"
+    argv = ["sweep", str(script), "--grid", str(tmp_path / "g.toml"), "--runtime", "local"]
+    assert main([*argv, "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("gammaray: error: ") and needle in err, err
+    assert not out.exists()
+
+
+def test_every_grid_point_is_validated_before_any_runs(monkeypatch) -> None:
+    import orchestration.sweep as sweep
+
+    monkeypatch.setattr(sweep, "run_one", lambda *a: pytest.fail("a run started"))
+    runs = expand(["market.spot"], [[100.0, 101.0, 0.0]], [1, 2])
+    with pytest.raises(ScenarioError) as info:
+        run_sweep(load_scenario("macro_gap"), runs, runtime="local")
+    assert str(info.value).startswith("grid point 4 (market.spot=0.0, seed 1): invalid scenario:")
+    with pytest.raises(ScenarioError, match="seeds must be non-negative integers, got -1"):
+        load_grid({"seeds": [1, -1], "grid": {"a": [1]}})
+    with pytest.raises(ScenarioError, match="seeds must be non-negative integers, got 'x'"):
+        load_grid({"seeds": ["x"], "grid": {"a": [1]}})
+    with pytest.raises(ScenarioError, match=r"grid: b value \[1.0, nan\] is not a finite"):
+        load_grid({"grid": {"a": [1], "b": [[1.0, float("nan")]]}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +152,165 @@ def test_zero_cost_bsm_world_learns_the_bsm_delta() -> None:
         learned = ratio(k, np.full(k.shape, tau))
         exact = bsm_delta(100.0 * np.exp(k), 100.0, tau, 0.2)
         assert np.max(np.abs(learned - exact)) < 0.05, (tau, learned, exact)
+
+
+# ------------------------------------------------------------------ bad input, one line, exit 2
+LEARNED_SCRIPT = """
+from orchestration import AgentSpec, HedgeConfig, Scenario
+from scenarios.cao2023_gbm import MANAGER, SCENARIO
+
+data = SCENARIO.model_dump()
+data["name"] = {name!r}
+data["configs"] = dict(data["configs"], learned=HedgeConfig(
+    agents=(
+        AgentSpec(cls="agents.deep.ResidualHedger", name="learned",
+                  config={{"checkpoint": {checkpoint!r}}}),
+        AgentSpec(cls="delta"),
+    ),
+    manager=MANAGER,
+))
+SCENARIO = Scenario.model_validate(data)
+"""
+
+
+def _script(tmp_path: Path, checkpoint: Path, name: str = "cao2023_gbm") -> str:
+    path = tmp_path / f"learned_{checkpoint.stem}_{name}.py"
+    path.write_text(LEARNED_SCRIPT.format(name=name, checkpoint=str(checkpoint)))
+    return str(path)
+
+
+def _run(script: str, out: Path, *extra: str) -> int:
+    argv = ["run", script, "--runtime", "local", "--paths", "64", "--no-progress", "--no-report"]
+    return main([*argv, "--out", str(out), *extra])
+
+
+def _one_line_refusal(capsys, needle: str) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("gammaray: error: "), err
+    assert needle in err, err
+    return err
+
+
+def _variant(src: Path, dst: Path, **changes) -> Path:
+    """A copy of a real checkpoint with some tensors or meta keys replaced."""
+    blob = torch.load(src, weights_only=True)
+    meta = json.loads(blob["meta"])
+    for k, v in changes.items():
+        if k in blob and k != "meta":
+            blob[k] = v(blob[k].clone())
+        else:
+            meta[k] = v
+    blob["meta"] = json.dumps(meta)
+    save_checkpoint(blob, dst)
+    return dst
+
+
+def test_bad_checkpoints_are_one_line_exit_2_and_nothing_written(trained, tmp_path, capsys):
+    path, _ = trained
+    good = path.read_bytes()
+    out = tmp_path / "run"
+    assert _run(_script(tmp_path, path), out) == 0  # the good one runs
+    assert (out / "summary.json").is_file()
+    capsys.readouterr()
+
+    def nan_first(t):
+        t.view(-1)[0] = float("nan")
+        return t
+
+    def inf_last(t):
+        t.view(-1)[-1] = float("inf")
+        return t
+
+    cases = {
+        "missing": (tmp_path / "none.pt", "does not exist"),
+        "directory": (tmp_path / "adir.pt", "is not a file"),
+        "zero": (tmp_path / "zero.pt", "is empty"),
+        "truncated": (tmp_path / "trunc.pt", "is corrupt"),
+        "random": (tmp_path / "random.pt", "is corrupt"),
+        "version": (_variant(path, tmp_path / "v.pt", version=1), "has version 1, not 2"),
+        "features": (_variant(path, tmp_path / "f.pt", features=["x"]), "features ['x'] differ"),
+        "mode": (_variant(path, tmp_path / "m.pt", mode="direct"), "is a 'direct' policy"),
+        "instrument": (_variant(path, tmp_path / "i.pt", instrument="spx"), "instrument 'spx'"),
+        "layers": (_variant(path, tmp_path / "l.pt", layers=0), "has no layers"),
+        "nan": (_variant(path, tmp_path / "nan.pt", w1=nan_first), "non-finite weights in w1"),
+        "inf": (_variant(path, tmp_path / "inf.pt", b2=inf_last), "non-finite weights in b2"),
+    }
+    (tmp_path / "adir.pt").mkdir()
+    (tmp_path / "zero.pt").write_bytes(b"")
+    (tmp_path / "trunc.pt").write_bytes(good[: len(good) // 3])
+    (tmp_path / "random.pt").write_bytes(np.random.default_rng(1).bytes(len(good)))
+    for name, (ckpt, needle) in cases.items():
+        out = tmp_path / f"out_{name}"
+        assert _run(_script(tmp_path, ckpt), out) == 2, name
+        err = _one_line_refusal(capsys, needle)
+        assert "configs.learned.agents.0.config: checkpoint" in err, err
+        assert not out.exists(), name
+
+
+def test_a_nan_weight_checkpoint_is_refused_not_run_as_delta_only(trained, tmp_path, capsys):
+    path, _ = trained
+    nan = _variant(path, tmp_path / "nan.pt", w0=lambda t: t * float("nan"))
+    with pytest.raises(ValueError, match="non-finite weights in w0"):
+        load_checkpoint(nan, "residual", "hedge_opt")
+    out = tmp_path / "run"
+    assert _run(_script(tmp_path, nan), out) == 2
+    _one_line_refusal(capsys, "non-finite weights in w0")
+    assert not out.exists()
+
+
+def test_a_checkpoint_trained_for_another_scenario_family_is_refused(trained, tmp_path, capsys):
+    path, _ = trained
+    assert json.loads(torch.load(path, weights_only=True)["meta"])["family"] == (
+        load_scenario("cao2023_gbm").family
+    )
+    out = tmp_path / "run"
+    assert _run(_script(tmp_path, path, name="other_desk"), out) == 2
+    err = _one_line_refusal(capsys, "was trained for scenario 'cao2023_gbm' (gbm world")
+    assert "this is scenario 'other_desk'" in err and "differs in scenario" in err
+    assert _run(_script(tmp_path, path), out, "--set", "book.0.qty=-200") == 2
+    _one_line_refusal(capsys, "differs in book")
+    assert _run(_script(tmp_path, path), out, "--set", "flow=null") == 2
+    _one_line_refusal(capsys, "differs in flow")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--paths", "0"], "--paths must be a whole number in [1, "),
+        (["--paths", "-5"], "--paths must be a whole number in [1, "),
+        (["--epochs", "0"], "--epochs must be a whole number in [1, "),
+        (["--level", "nan"], "--level must be a finite number, got nan"),
+        (["--level", "inf"], "--level must be a finite number, got inf"),
+        (["--level", "-1"], "--level for mean_std must be c in [0, 100]"),
+        (["--objective", "cvar", "--level", "1.5"], "must be a tail fraction in (0, 1]"),
+        (["--objective", "entropic", "--level", "0"], "must be an aversion in (0, 100]"),
+        (["--seed", "-1"], "--seed must be a whole number"),
+        (["--paths", "9000000"], "GiB available: use fewer paths"),
+        (["--set", "market.spot=NaN"], "--set market.spot: 'NaN' is not a finite number"),
+    ],
+)
+def test_bad_train_arguments_are_refused_before_anything_is_written(
+    args, needle, tmp_path, capsys, monkeypatch
+) -> None:
+    import orchestration._train_checks
+    import orchestration.train
+
+    monkeypatch.setattr(orchestration._train_checks, "_available_bytes", lambda: 8 * 2**30)
+    monkeypatch.setattr(orchestration.train, "precompute", lambda *a: pytest.fail("trained"))
+    out = tmp_path / "m.pt"
+    assert main(["train", "cao2023_gbm", "--out", str(out), "--no-progress", *args]) == 2
+    _one_line_refusal(capsys, needle)
+    assert not out.exists()
+
+
+def test_train_refuses_an_out_that_cannot_be_a_file(tmp_path, capsys) -> None:
+    (tmp_path / "adir").mkdir()
+    assert main(["train", "cao2023_gbm", "--out", str(tmp_path / "adir"), "--epochs", "1"]) == 2
+    _one_line_refusal(capsys, "is a directory")
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" / "m.pt"
+    assert main(["train", "cao2023_gbm", "--out", str(out), "--epochs", "1"]) == 2
+    _one_line_refusal(capsys, "is not a directory")
+    with pytest.raises(ScenarioError, match="--epochs must be"):
+        train(load_scenario("cao2023_gbm"), paths=10, epochs=0)
