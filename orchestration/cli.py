@@ -239,6 +239,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if source is None:
             raise UsageError("give --grid FILE or define GRID in the scenario script")
     runs = sweep.expand(*sweep.load_grid(source))
+    sweep.validate_runs(scenario, runs)  # every grid point, before Ray starts
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out if args.out is not None else Path("runs") / f"{scenario.name}-sweep-{stamp}"
     if args.runtime == "ray":
