@@ -53,13 +53,22 @@ def resolve_agent_class(ref: str | type) -> type[Agent]:
         if ref in BUILTIN_AGENTS:
             return BUILTIN_AGENTS[ref]
         module, sep, name = ref.partition(":") if ":" in ref else ref.rpartition(".")
-        if not sep or not module or not name:
+        dotted = [*module.split("."), name]
+        if not sep or not all(part.isidentifier() for part in dotted):
             known = ", ".join(BUILTIN_AGENTS)
-            raise ValueError(f"unknown agent class {ref!r} (use {known} or a dotted path)")
+            raise ValueError(
+                f"unknown agent class {ref!r} (use {known} or a dotted path such as "
+                "'pkg.module.Class'; relative paths are not allowed)"
+            )
         try:
             cls = getattr(importlib.import_module(module), name)
         except (ImportError, AttributeError) as exc:
             raise ValueError(f"unknown agent class {ref!r}: {exc}") from None
+        except Exception as exc:  # the module itself raised while importing
+            msg = " ".join(str(exc).split())
+            raise ValueError(
+                f"agent class {ref!r}: importing {module!r} raised {type(exc).__name__}: {msg}"
+            ) from None
     if not (isinstance(cls, type) and issubclass(cls, Agent)):
         raise ValueError(f"{ref!r} is not a subclass of agents.Agent")
     return cls

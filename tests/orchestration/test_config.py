@@ -306,3 +306,25 @@ def test_an_agents_check_scenario_hook_refuses_in_one_line_naming_the_agent() ->
     assert str(info.value) == (
         "invalid scenario: configs.picky.agents.0.config: RuntimeError: needs a book of 2, not 1"
     )
+
+
+@pytest.mark.parametrize("ref", ["..x.Y", ".x.Y", "x.", "x..Y", "1x.Y", "x y.Z", "x:"])
+def test_a_malformed_agent_path_is_one_line_without_import(ref: str, tmp_path, capsys) -> None:
+    from orchestration.cli import main
+
+    out = tmp_path / "run"
+    argv = ["run", "macro_gap", "--runtime", "local", "--paths", "64", "--no-progress"]
+    rc = main([*argv, "--out", str(out), "--set", f"configs.delta.agents.0.cls={ref}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "unknown agent class" in err[0]
+    assert not out.exists()
+
+
+def test_an_agent_module_that_raises_on_import_is_one_line(tmp_path, monkeypatch) -> None:
+    (tmp_path / "broken_agents_mod.py").write_text("raise RuntimeError('boom\\nsecond line')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from orchestration.config import resolve_agent_class
+
+    with pytest.raises(ValueError) as info:
+        resolve_agent_class("broken_agents_mod.Agent")
+    assert "\n" not in str(info.value) and "RuntimeError: boom second line" in str(info.value)
