@@ -122,6 +122,31 @@ def test_a_trained_agent_runs_on_ray_with_the_same_pnl(trained) -> None:
     assert local["learned"].pnl.tobytes() == remote["learned"].pnl.tobytes()
 
 
+@pytest.mark.usefixtures("ray_session")
+def test_a_deep_hedger_trained_through_train_runs_locally_and_on_ray(tmp_path: Path) -> None:
+    # README: agents.deep.DeepHedger "runs like any agent, in-process or on Ray".
+    from orchestration.metrics import pnl_sha256
+    from orchestration.ray_runtime import run_ray
+
+    torch.set_num_threads(2)
+    blob, losses = train(load_scenario("cao2023_gbm"), mode="direct", paths=200, epochs=5, seed=2)
+    assert losses[-1] < losses[0]
+    path = tmp_path / "deep.pt"
+    save_checkpoint(blob, path)
+    deep = HedgeConfig(
+        agents=(
+            AgentSpec(cls="agents.deep.DeepHedger", name="deep", config={"checkpoint": str(path)}),
+            AgentSpec(cls="delta"),
+        ),
+        manager=MANAGER,
+    )
+    sc = load_scenario("cao2023_gbm", ["n_paths=200", "days=10"])
+    sc = sc.model_copy(update={"configs": {"deep": deep}})
+    local, remote = run_local(sc)["deep"], run_ray(sc)["deep"]
+    assert pnl_sha256(local.pnl) == pnl_sha256(remote.pnl)
+    assert local.cost.mean() > 0  # it trades the hedge option (the stock is free)
+
+
 def test_train_cli_writes_a_checkpoint_and_refuses_unsupported_scenarios(tmp_path: Path) -> None:
     out = tmp_path / "m.pt"
     assert (
