@@ -201,14 +201,20 @@ def test_other_objectives_train(objective: str) -> None:
     assert np.all(np.isfinite(losses))
 
 
-def test_zero_cost_bsm_world_learns_the_bsm_delta() -> None:
-    from market.pricing import bsm_delta
-    from orchestration.train import train_vanilla_delta
-
+def test_prohibitive_option_costs_teach_the_learned_hedger_not_to_trade(tmp_path: Path) -> None:
+    # The deep-hedging sanity check through the product path (train -> checkpoint
+    # -> ResidualHedger in the engine), on a case with a known optimum: when an
+    # option trade costs its whole premium (option_cost=1), every trade loses more
+    # than it hedges, so the best policy is delta-only.
     torch.set_num_threads(2)
-    ratio = train_vanilla_delta(paths=8000, epochs=250, seed=1)
-    k = np.linspace(-0.06, 0.06, 7)  # log-moneyness ln(S/K), within the paths' bulk
-    for tau in (20 / 365, 10 / 365):
-        learned = ratio(k, np.full(k.shape, tau))
-        exact = bsm_delta(100.0 * np.exp(k), 100.0, tau, 0.2)
-        assert np.max(np.abs(learned - exact)) < 0.05, (tau, learned, exact)
+    blob, losses = train(load_scenario("cao2023_gbm", ["option_cost=1.0"]), paths=300, epochs=60)
+    assert losses[-1] < 0.05 * losses[0]
+    path = tmp_path / "costly.pt"
+    save_checkpoint(blob, path)
+    sc = _with_learned(path, n_paths=1000, seed=1)  # held-out paths
+    sc = sc.model_copy(update={"option_cost": 1.0})
+    m = {k: config_metrics(v, sc.risk_aversion) for k, v in run_local(sc).items()}
+    obj = {k: v["mean_std_objective"] for k, v in m.items()}
+    assert obj["delta_gamma"] > 30 * obj["delta"]  # the rule trades and pays for it
+    assert abs(obj["learned"] / obj["delta"] - 1) < 0.03, obj  # measured 1.4%
+    assert m["learned"]["transaction_cost"] < 1e-3 * m["delta_gamma"]["transaction_cost"]
