@@ -41,7 +41,7 @@ def test_gap_world_triggers_the_alert_and_bsm_world_does_not() -> None:
         small_gap_scenario(n_paths=500, days=6.0),
         [f"configs.delta.manager.monitor={monitor}", "market.gap.size_std=0.08"],
     )
-    alerts, mgr, trace = _alerts(gap, "delta", trace=True)
+    alerts, _, trace = _alerts(gap, "delta", trace=True)
     gap_step = round(3.0 * gap.steps_per_day)
     assert alerts and alerts[0].step == gap_step
     # tighten: every band at tighten_scale (0.5) from the alert while the monitor
