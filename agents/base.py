@@ -21,7 +21,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from market.events import Fill, MarketEvent, Order, RiskSnapshot
+from market.events import EndOfRun, Fill, MarketEvent, Order, RiskSnapshot
 from market.validation import StrictModel
 
 
@@ -136,7 +136,10 @@ class Agent:
     Args:
         name: Unique name of this agent in its configuration.
         config: An instance of the class's ``Config`` (default config if None).
-        rng: Random generator for agents that randomise (passed in, never global).
+        rng: Random generator for agents that randomise (passed in, never global):
+            in a run, a :class:`~market._rng.PathGenerator` keyed by seed,
+            configuration, agent and path block (any ``numpy.random.Generator``
+            method; per-path draws take ``size=`` by keyword).
 
     Class attributes:
         Config: The pydantic config model of this class.
@@ -153,7 +156,7 @@ class Agent:
         name: str,
         config: AgentConfig | None = None,
         *,
-        rng: np.random.Generator | None = None,
+        rng: Any = None,
     ) -> None:
         self.name = name
         self.config = config if config is not None else self.Config()
@@ -221,6 +224,21 @@ class Agent:
         try:
             for f in by_agent.get(self.name, ()):
                 self.on_fill(f)
+        except Exception as exc:
+            raise self._error(exc) from exc
+
+    def end(self, events: tuple[Any, ...]) -> None:
+        """Deliver the end of the run to :meth:`on_end` (framework method).
+
+        Args:
+            events: The run's last events, the :class:`MarketEvent` last; the
+                hook receives an :class:`~market.events.EndOfRun` at its step
+                (the number of steps run) and time.
+        """
+        market = events[-1]
+        self._step, self._time = market.step, market.time
+        try:
+            self.on_end(EndOfRun(step=market.step, sender="market", time=market.time))
         except Exception as exc:
             raise self._error(exc) from exc
 

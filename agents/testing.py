@@ -30,12 +30,11 @@ import ast
 import inspect
 from typing import Any
 
-import numpy as np
-
 from agents.base import Agent, AgentConfig, AgentError
 from agents.book import BookPosition
 from agents.manager import RiskManager
 from agents.manager_config import ManagerConfig
+from market._rng import PathGenerator
 from market.config import InstrumentSpec, MarketConfig
 from market.simulator import MarketSimulator
 
@@ -60,7 +59,8 @@ def _market(seed: int) -> MarketSimulator:
 
 def _build(cls: type[Agent], config: Any, seed: int) -> Agent:
     cfg = config if isinstance(config, AgentConfig) else cls.Config.model_validate(config or {})
-    return cls("checked", cfg, rng=np.random.default_rng(seed))
+    # The kind of generator a run hands every agent (orchestration/_agent_rng.py).
+    return cls("checked", cfg, rng=PathGenerator(seed, (2,), 0, N_PATHS))
 
 
 def _drive(

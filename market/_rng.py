@@ -107,3 +107,116 @@ class BlockRNG:
             st = dict(s)
             st["state"] = {k: int(v) for k, v in st["state"].items()}
             g.bit_generator.state = st
+
+
+class PathGenerator:
+    """A ``numpy.random.Generator`` facade whose draws do not depend on the sharding.
+
+    What a component that randomises (an agent) is handed as ``rng``. Any
+    ``Generator`` method can be called on it; how it draws depends on
+    ``size``:
+
+    * per-path draws (``size`` an int equal to :attr:`n`, or a tuple ending in
+      :attr:`n`): each path block draws its own slice from its own generator,
+      seeded by ``SeedSequence(seed, spawn_key=(*key, 0, block))``, and the
+      slices are joined along the last axis. Array arguments whose last axis
+      has length :attr:`n` (per-path parameters, which make a draw per-path
+      without ``size``) are cut the same way; ``size`` must be passed by
+      keyword (a positional per-path size is refused). Path
+      ``i`` therefore gets the same numbers on one shard or on forty.
+    * any other draw (``size`` None or not ending in :attr:`n`): from one
+      generator shared by every shard, ``SeedSequence(seed, spawn_key=(*key, 1))``;
+      every shard makes the same calls in the same order, so it is the same
+      value everywhere.
+
+    Args:
+        seed: The scenario seed (non-negative int).
+        key: Non-negative ints naming the stream (e.g. the agent's identity).
+        path_start: First path index (a multiple of ``block_size``).
+        path_stop: One past the last path index.
+        block_size: Paths per block.
+
+    Raises:
+        ValueError: ``path_start`` is not on a block boundary or the range is empty.
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        key: tuple[int, ...],
+        path_start: int,
+        path_stop: int,
+        block_size: int = BLOCK_SIZE,
+    ) -> None:
+        if path_start % block_size:
+            raise ValueError(f"path_start {path_start} is not a multiple of {block_size}")
+        if path_stop <= path_start:
+            raise ValueError(f"empty path range [{path_start}, {path_stop})")
+        self.n = path_stop - path_start
+        first, last = path_start // block_size, (path_stop - 1) // block_size
+        self._sizes = [min(block_size, path_stop - b * block_size) for b in range(first, last + 1)]
+
+        def gen(spawn_key: tuple[int, ...]) -> np.random.Generator:
+            ss = np.random.SeedSequence(seed, spawn_key=spawn_key)
+            return np.random.Generator(np.random.PCG64(ss))
+
+        self._gens = [gen((*key, 0, b)) for b in range(first, last + 1)]
+        self._shared = gen((*key, 1))
+
+    def __getattr__(self, method: str) -> Any:
+        if method.startswith("_") or not callable(getattr(self._shared, method, None)):
+            raise AttributeError(f"{type(self).__name__} has no attribute {method!r}")
+
+        def per_path(a: Any) -> bool:
+            return isinstance(a, np.ndarray) and a.ndim > 0 and a.shape[-1] == self.n
+
+        def draw(*args: Any, size: Any = None, **kwargs: Any) -> Any:
+            shape = (size,) if isinstance(size, int | np.integer) else size
+            arrays = [a for a in (*args, *kwargs.values()) if per_path(a)]
+            if shape is None and arrays:
+                shape = np.broadcast_shapes(*(a.shape for a in arrays))
+            if shape is None or len(shape) == 0 or shape[-1] != self.n:
+                sized = {} if size is None else {"size": size}
+                out = getattr(self._shared, method)(*args, **sized, **kwargs)
+                if size is None and per_path(out):
+                    raise TypeError(
+                        f"rng.{method}: pass a per-path size as size=... (a keyword), "
+                        f"e.g. size={self.n}, so that each path block draws its own numbers"
+                    )
+                return out
+            parts, start = [], 0
+            for g, m in zip(self._gens, self._sizes, strict=True):
+
+                def cut(a: Any, lo: int = start, hi: int = start + m) -> Any:
+                    return a[..., lo:hi] if per_path(a) else a
+
+                sub_args = [cut(a) for a in args]
+                sub_kwargs = {k: cut(v) for k, v in kwargs.items()}
+                sub_size = (*shape[:-1], m)
+                parts.append(getattr(g, method)(*sub_args, size=sub_size, **sub_kwargs))
+                start += m
+            return np.concatenate(parts, axis=-1)
+
+        return draw
+
+    def snapshot(self) -> dict[str, Any]:
+        """The generators' states (msgpack-encodable, as in :meth:`BlockRNG.snapshot`)."""
+        return {"blocks": [_state(g) for g in self._gens], "shared": _state(self._shared)}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Restore states taken by :meth:`snapshot`."""
+        for g, s in zip(self._gens, state["blocks"], strict=True):
+            _set_state(g, s)
+        _set_state(self._shared, state["shared"])
+
+
+def _state(g: np.random.Generator) -> dict[str, Any]:
+    st = dict(g.bit_generator.state)
+    st["state"] = {k: str(v) for k, v in st["state"].items()}
+    return st
+
+
+def _set_state(g: np.random.Generator, s: dict[str, Any]) -> None:
+    st = dict(s)
+    st["state"] = {k: int(v) for k, v in st["state"].items()}
+    g.bit_generator.state = st

@@ -123,10 +123,10 @@ class AgentSpec(StrictModel):
             else (self.agent_class.__name__.lower())
         )
 
-    def build(self) -> Agent:
-        """A new agent instance with its validated config."""
+    def build(self, rng: Any = None) -> Agent:
+        """A new agent instance with its validated config and random generator ``rng``."""
         cls = self.agent_class
-        return cls(self.agent_name, cls.Config.model_validate(self.config))
+        return cls(self.agent_name, cls.Config.model_validate(self.config), rng=rng)
 
 
 class HedgeConfig(StrictModel):

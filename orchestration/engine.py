@@ -34,6 +34,7 @@ import numpy as np
 from agents import Agent, ConfigResult, RiskManager, cascade_order
 from market._rng import BLOCK_SIZE, BlockRNG
 from market.simulator import MarketSimulator
+from orchestration._agent_rng import agent_rng
 from orchestration.config import Scenario
 
 #: Random stream of the book's client flow (the market's is 0).
@@ -213,7 +214,12 @@ def build_components(
     managers: dict[str, RiskManager] = {}
     agents: dict[str, list[tuple[str, Agent]]] = {}
     for cname, hc in scenario.configs.items():
-        built = {spec.agent_name: spec.build() for spec in hc.agents}
+        built = {
+            spec.agent_name: spec.build(
+                agent_rng(scenario.seed, cname, spec.agent_name, path_start, stop)
+            )
+            for spec in hc.agents
+        }
         order = cascade_order([(n, a.greek) for n, a in built.items()])
         latencies, triggers = agent_settings(built)
         flow = None
@@ -308,7 +314,7 @@ class ShardProtocol:
         return done
 
     def finish(self) -> dict[str, Any]:
-        """Move to the last quote, hand out the last fills, close every book.
+        """Move to the last quote, hand out the last fills and the end of the run, close every book.
 
         Returns:
             Configuration name to its result (or a future of it).
@@ -318,6 +324,7 @@ class ShardProtocol:
             last = self.rt.call(p.manager, "final_fills")
             for _, agent in p.agents:
                 self.rt.get(self.rt.call(agent, "fills", last))
+                self.rt.get(self.rt.call(agent, "end", self.events))
         return {p.name: self.rt.call(p.manager, "finish", self.events) for p in self.pipelines}
 
 

@@ -38,11 +38,11 @@ def config_metrics(result: ConfigResult, risk_aversion: float) -> dict[str, Any]
         ``pnl_mean``, ``pnl_std``, ``var_95``, ``cvar_95``, ``var_99``,
         ``cvar_99``, ``mean_std_objective``, ``transaction_cost`` (mean per
         path), ``turnover`` (mean traded notional per path),
-        ``budget_breaches`` (path-steps over budget), ``breach_rate``,
-        ``orders_rejected`` and ``pnl_sha256``; with a release in the run,
-        ``slippage`` (mean per path: cost of the trades in the window after
-        the release against the pre-release mids, see
-        :class:`~agents.ConfigResult`).
+        ``budget_breaches`` (path-steps over budget), ``orders_rejected``
+        (path-orders refused by hard limits) and ``pnl_sha256``; with a release
+        in the run, ``slippage`` (mean per path: cost of the trades in the window
+        after the release against the pre-release mids). (The per-step breach
+        rate is in the report's series, not here.)
     """
     pnl = result.pnl
     loss = -pnl

@@ -10,16 +10,18 @@ from orchestration import apply_overrides, build_components
 from orchestration.engine import LocalRuntime, Pipeline, ShardProtocol
 
 
-def _alerts(scenario, config: str):
+def _alerts(scenario, config: str, trace: bool = False):
     c = build_components(scenario)
     mgr = c.managers[config]
     pipes = [Pipeline(config, mgr, list(c.agents[config]))]
     proto = ShardProtocol(LocalRuntime(), c.market, pipes, scenario.n_steps)
-    seen = []
-    for _ in range(scenario.n_steps):
+    seen, steps = [], []
+    for step in range(scenario.n_steps):
         proto.submit_step()
         seen += [n for n in mgr._notices if type(n).__name__ == "ModelAlert"]
-    return seen, mgr
+        if mgr.monitor is not None:
+            steps.append((step, mgr.monitor.active, dict(mgr.scales)))
+    return (seen, mgr, steps) if trace else (seen, mgr)
 
 
 def test_monitor_latches_and_rearms() -> None:
@@ -39,9 +41,16 @@ def test_gap_world_triggers_the_alert_and_bsm_world_does_not() -> None:
         small_gap_scenario(n_paths=500, days=6.0),
         [f"configs.delta.manager.monitor={monitor}", "market.gap.size_std=0.08"],
     )
-    alerts, mgr = _alerts(gap, "delta")
-    assert alerts and alerts[0].step == round(3.0 * gap.steps_per_day)
-    assert mgr.scales["gamma"] < 1.0 or not mgr.monitor.active
+    alerts, _, trace = _alerts(gap, "delta", trace=True)
+    gap_step = round(3.0 * gap.steps_per_day)
+    assert alerts and alerts[0].step == gap_step
+    # tighten: every band at tighten_scale (0.5) from the alert while the monitor
+    # is on (the gap stays in the 4-step window), back at 1.0 once it re-arms
+    on = [step for step, active, _ in trace if active]
+    assert on == list(range(gap_step, gap_step + 4)), on
+    for step, active, scales in trace:
+        assert scales == dict.fromkeys(scales, 0.5 if active else 1.0), (step, scales)
+    assert not trace[-1][1] and trace[-1][2]["gamma"] == 1.0
     bsm = apply_overrides(
         bsm_world_scenario(n_paths=500), [f"configs.delta.manager.monitor={monitor}"]
     )

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
 import numpy as np
 from conftest import bsm_world_scenario, small_gap_scenario
 
-from orchestration import config_metrics, run_local
+from agents import Agent
+from market.events import encode
+from orchestration import AgentSpec, config_metrics, run_local
+from orchestration.engine import LocalRuntime, Pipeline, build_components, run_protocol
 
 
 def test_delta_hedging_error_falls_like_one_over_sqrt_rebalances() -> None:
@@ -35,10 +41,44 @@ def test_same_scenario_and_seed_give_the_same_bits() -> None:
     assert other["delta"].pnl.tobytes() != a["delta"].pnl.tobytes()
 
 
+class EventProbe(Agent):
+    """Keeps the sha256 of the market's events it sees at every step (trades nothing)."""
+
+    def __init__(self, name: str, config: Any = None, **kw: Any) -> None:
+        super().__init__(name, config, **kw)
+        self.seen: list[bytes] = []
+        self.digests: list[str] = []
+
+    def on_announcement(self, announcement: Any) -> None:
+        self.seen.append(encode(announcement))
+
+    def on_market(self, event: Any, view: Any) -> list[Any]:
+        digest = hashlib.sha256(b"".join([*self.seen, encode(event)])).hexdigest()
+        self.digests.append(digest)
+        self.seen = []
+        return []
+
+
 def test_configurations_share_identical_paths() -> None:
-    # Same market for every configuration: with no trades, unhedged P&L equals
-    # the book's P&L; and the delta config's first-step quote is the same.
+    # Every configuration sees byte-identical market events (quotes, surface,
+    # announcements) at every step: a probe agent in each one hashes them.
     sc = small_gap_scenario()
+    probe = AgentSpec(cls=EventProbe, name="probe")
+    probed = sc.model_copy(
+        update={
+            "configs": {
+                n: hc.model_copy(update={"agents": (*hc.agents, probe)})
+                for n, hc in sc.configs.items()
+            }
+        }
+    )
+    c = build_components(probed)
+    pipelines = [Pipeline(n, c.managers[n], list(c.agents[n])) for n in probed.configs]
+    run_protocol(LocalRuntime(), c.market, pipelines, probed.n_steps)
+    seen = {n: dict(c.agents[n])["probe"].digests for n in probed.configs}  # type: ignore[attr-defined]
+    first = seen["unhedged"]
+    assert len(first) == sc.n_steps and len(set(first)) == sc.n_steps
+    assert all(d == first for d in seen.values()), {n: d[:2] for n, d in seen.items()}
     res = run_local(sc)
     m = {k: config_metrics(v, 1.645) for k, v in res.items()}
     assert m["unhedged"]["transaction_cost"] == 0.0
