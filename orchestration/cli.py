@@ -61,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="random seed")
     run.add_argument("--runtime", choices=("local", "ray"), default="ray")
     run.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local Ray)")
+    run.add_argument(
+        "--deadline",
+        type=float,
+        metavar="SECONDS",
+        help="Ray: seconds an actor call may take beyond its expected work before the "
+        "actor is treated as dead (default 60)",
+    )
     run.add_argument("--shards", type=int, help="split the paths into K shards")
     run.add_argument(
         "--placement", choices=("per-agent", "fused"), help="Ray placement of components"
@@ -128,6 +135,7 @@ def execute(
     record: Callable[[tuple[Any, ...]], None] | None = None,
     market: Any = None,
     keep: dict[str, Any] | None = None,
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     """Run a scenario on a runtime and return its summary (not written).
 
@@ -139,6 +147,8 @@ def execute(
         record: Called with every step's events (to write an event log).
         market: A market source replacing the scenario's simulator (a replay).
         keep: If given, ``keep["results"]`` receives the per-path results.
+        deadline: Ray: the fixed part of every call's deadline, seconds
+            (None: the default, see :class:`~orchestration.ray_runtime.Deadlines`).
 
     Returns:
         The summary: ``scenario``, ``seed``, ``n_paths``, ``runtime`` and
@@ -148,11 +158,18 @@ def execute(
     start = time.perf_counter()
     layout: dict[str, Any] = {"shards": scenario.shards}
     if runtime == "ray":
-        from orchestration.ray_runtime import RayRun, ensure_ray, ship_user_modules
+        from orchestration.ray_runtime import Deadlines, RayRun, ensure_ray
 
         ensure_ray(address)
-        ship_user_modules()
-        run = RayRun(scenario, scenario.placement, scenario.shards, record=record, market=market)
+        limits = Deadlines() if deadline is None else Deadlines(slack_s=deadline)
+        run = RayRun(
+            scenario,
+            scenario.placement,
+            scenario.shards,
+            record=record,
+            market=market,
+            deadlines=limits,
+        )
         results = run.run(on_step)
         layout.update(
             placement=scenario.placement,
@@ -161,9 +178,11 @@ def execute(
             recoveries=sum(run.failures.values()),
         )
     else:
+        from orchestration.config import script_dirs_on_path, user_code_dirs
         from orchestration.engine import run_local
 
-        results = run_local(scenario, on_step, record, market, shards=scenario.shards)
+        with script_dirs_on_path(user_code_dirs()):  # as while the script loaded
+            results = run_local(scenario, on_step, record, market, shards=scenario.shards)
     elapsed = time.perf_counter() - start
     if keep is not None:
         keep["results"] = results
@@ -212,7 +231,13 @@ def print_table(summary: dict[str, Any]) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     """``gammaray run``."""
     log = get_logger()
+    if args.deadline is not None and not 0 < args.deadline < float("inf"):
+        raise UsageError(f"--deadline {args.deadline}: give a positive number of seconds")
     scenario = resolve_scenario(args)
+    if args.runtime == "ray":  # an unreachable cluster fails before anything is written
+        from orchestration.ray_runtime import probe_address
+
+        probe_address(args.address)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out if args.out is not None else Path("runs") / f"{scenario.name}-{stamp}"
     if out.exists() and not out.is_dir():
@@ -223,7 +248,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     kept: dict[str, Any] = {}
     with recording(args.record, scenario, args.runtime) as record:
         if args.no_progress:
-            summary = execute(scenario, args.runtime, args.address, record=record, keep=kept)
+            summary = execute(
+                scenario, args.runtime, args.address, record=record, keep=kept, deadline=args.deadline
+            )
         else:
             from rich.progress import Progress
 
@@ -237,6 +264,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     lambda _: bar.advance(task),
                     record,
                     keep=kept,
+                    deadline=args.deadline,
                 )
     print_table(summary)
     out.mkdir(parents=True, exist_ok=True)
