@@ -249,7 +249,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     with recording(args.record, scenario, args.runtime) as record:
         if args.no_progress:
             summary = execute(
-                scenario, args.runtime, args.address, record=record, keep=kept, deadline=args.deadline
+                scenario,
+                args.runtime,
+                args.address,
+                record=record,
+                keep=kept,
+                deadline=args.deadline,
             )
         else:
             from rich.progress import Progress
