@@ -20,7 +20,11 @@ import structlog
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from orchestration._logging import get_logger
-from orchestration._ray_connect import UserCodeError
+from orchestration._ray_connect import UserCodeError, local_node_gone
+from orchestration.engine import RunFailed
+
+#: Seconds between checks that this driver's node is still there, while waiting.
+NODE_CHECK_S = 2.0
 
 
 class ComponentHost:
@@ -84,6 +88,36 @@ class ComponentLost(RuntimeError):
 
 class DeadlineMissed(ComponentLost):
     """Calls did not finish by their deadline; the actors holding them were killed."""
+
+
+class ClusterLost(RunFailed):
+    """The Ray cluster itself failed (its only node, the raylet or the GCS lost)."""
+
+
+def check_node() -> None:
+    gone = local_node_gone()
+    if gone is not None:
+        raise ClusterLost(f"lost the Ray cluster: {gone}")
+
+
+def wait_all(refs: list[Any], timeout: float | None) -> set[Any]:
+    """Wait until every ref is ready or ``timeout`` passes; the ready ones.
+
+    Waits in slices, checking between them that this driver's node is still
+    up (a node that is gone tells no one).
+
+    Raises:
+        ClusterLost: This driver's node is gone.
+    """
+    end = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = NODE_CHECK_S if end is None else min(NODE_CHECK_S, end - time.monotonic())
+        done, rest = ray.wait(
+            refs, num_returns=len(refs), timeout=max(0.0, left), fetch_local=False
+        )
+        if not rest or (end is not None and time.monotonic() >= end):
+            return set(done)
+        check_node()
 
 
 #: Seconds every wait may take beyond its expected work (``--deadline``).
@@ -196,19 +230,26 @@ class RayRuntime:
         Raises:
             DeadlineMissed: The deadline passed; the stuck actors were killed.
         """
-        timeout = None
-        if self.deadline_at is not None:
-            timeout = max(0.0, self.deadline_at - time.monotonic())
         try:
-            return ray.get(value, timeout=timeout)
+            while True:
+                left = NODE_CHECK_S
+                if self.deadline_at is not None:
+                    left = min(left, max(0.0, self.deadline_at - time.monotonic()))
+                try:
+                    return ray.get(value, timeout=left)
+                except GetTimeoutError:
+                    if self.deadline_at is not None and time.monotonic() >= self.deadline_at:
+                        raise
+                    check_node()
         except GetTimeoutError:
+            check_node()
             stuck = self.kill_stuck()
             raise DeadlineMissed(
                 f"no answer by the deadline from {', '.join(stuck) or 'an actor'}"
             ) from None
         except RayTaskError as exc:
             cause = exc.cause if isinstance(exc.cause, BaseException) else None
-            if cause is not None and not _is_lost(exc):
+            if cause is not None and not is_lost(exc):
                 raise cause from None
             raise
 
@@ -247,7 +288,7 @@ class RayRuntime:
         self.inflight.clear()
 
 
-def _is_lost(exc: BaseException) -> bool:
+def is_lost(exc: BaseException) -> bool:
     """Whether an error means an actor is gone (dead, or killed for missing a deadline)."""
     seen: BaseException | None = exc
     while seen is not None:

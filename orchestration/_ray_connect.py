@@ -258,6 +258,27 @@ def ensure_ray(address: str | None = None) -> None:
         raise ClusterUnreachable(f"cannot reach a Ray cluster at {address!r}: {first}") from None
 
 
+def local_node_gone(timeout: float = 2.0) -> str | None:
+    """Why the Ray node this driver runs on is gone, or None while its raylet answers.
+
+    A driver cannot outlive its node's raylet (Ray ends the process on its
+    next use of the object store), so the run checks before it tries to
+    recover from a lost actor.
+    """
+    node = getattr(ray._private.worker.global_worker, "node", None)
+    if node is None:  # a Ray Client driver: nothing local to lose
+        return None
+    try:
+        host, port = node.node_ip_address, int(node.node_manager_port)
+    except Exception:
+        return None
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"the raylet of this driver's node ({host}:{port}) is gone ({exc.strerror or exc})"
+
+
 def ship_user_modules() -> None:
     """Pickle scenario scripts' modules by value, so workers need not import them.
 

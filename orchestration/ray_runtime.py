@@ -36,17 +36,21 @@ from orchestration._ray_actors import (
     DEFAULT_DEADLINE_S,
     DEFAULT_STARTUP_S,
     PER_PATH_CALL_S,
+    ClusterLost,
     ComponentHost,
     ComponentLost,
     DeadlineMissed,
     Deadlines,
     RayRuntime,
-    _is_lost,
+    check_node,
+    is_lost,
+    wait_all,
 )
 from orchestration._ray_connect import (
     ClusterUnreachable,
     UserCodeError,
     ensure_ray,
+    local_node_gone,
     probe_address,
     ship_user_modules,
     user_code_runtime_env,
@@ -81,10 +85,6 @@ __all__ = [
     "run_ray",
     "ship_user_modules",
 ]
-
-
-class ClusterLost(RunFailed):
-    """The Ray cluster itself failed (its only node, the raylet or the GCS lost)."""
 
 
 class _Unit:
@@ -178,8 +178,8 @@ class _Unit:
         """
         roles = sorted(self.fresh_roles)
         refs = [self.handles[r].ready.remote() for r in roles]
-        done, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout, fetch_local=False)
-        late = [r for r, ref in zip(roles, refs, strict=True) if ref not in set(done)]
+        done = wait_all(refs, timeout)
+        late = [r for r, ref in zip(roles, refs, strict=True) if ref not in done]
         for r in late:
             self.rt.kill(self.handles[r])
         if late:
@@ -221,8 +221,7 @@ class _Unit:
         """
         roles = list(self.handles)
         pings = [self.handles[r].pid.remote() for r in roles]
-        done, _ = ray.wait(pings, num_returns=len(pings), timeout=timeout, fetch_local=False)
-        answered = set(done)
+        answered = wait_all(pings, timeout)
         fresh: dict[str, Any] | None = None
         replaced = 0
         for role, ping in zip(roles, pings, strict=True):
@@ -347,12 +346,21 @@ class RayRun:
             ClusterLost: The cluster failed (e.g. its only node is gone).
             UserCodeError: A component cannot be loaded on a worker.
         """
+        lost = False
         try:
             return self._run(on_step)
+        except ClusterLost:
+            lost = True
+            raise
         except RayError as exc:
-            raise ClusterLost(f"the Ray cluster failed under the run: {_first_line(exc)}") from None
+            gone = local_node_gone()
+            lost = gone is not None
+            raise ClusterLost(
+                f"the Ray cluster failed under the run: {gone or _first_line(exc)}"
+            ) from None
         finally:
-            self.rt.shutdown()
+            if not lost:  # the actors went with the node
+                self.rt.shutdown()
 
     def _run(self, on_step: Callable[[int], None] | None) -> dict[str, ConfigResult]:
         good = [u.initial for u in self.units]
@@ -382,8 +390,9 @@ class RayRun:
                 self.node_ids = set().union(*(u.nodes() for u in self.units))
                 break
             except Exception as exc:
-                if not _is_lost(exc):
+                if not is_lost(exc):
                     raise
+                check_node()
                 pending = None
                 self._recover(good, exc, step)
                 step = good[0][0]
@@ -422,8 +431,9 @@ class RayRun:
                     u.restored(c)
                 return
             except Exception as again:
-                if not _is_lost(again):
+                if not is_lost(again):
                     raise
+                check_node()
                 idle = 0 if replaced else idle + 1
                 if idle >= 2:
                     raise RunFailed(f"recovery makes no progress: {_first_line(again)}") from None
