@@ -58,10 +58,10 @@ def test_an_unreachable_address_is_one_line_exit_2_within_30_s(
 
 
 def test_a_port_that_is_not_a_ray_cluster_is_refused(silent_port: str) -> None:
-    with pytest.raises(ClusterUnreachable, match="no answer|does not answer as a Ray"):
+    with pytest.raises(ClusterUnreachable, match=r"no answer|does not answer as a Ray"):
         probe_address(silent_port, timeout=1.0)
 
 
 def test_a_malformed_address_is_refused() -> None:
-    with pytest.raises(ClusterUnreachable, match="expected HOST:PORT|Invalid address"):
+    with pytest.raises(ClusterUnreachable, match=r"expected HOST:PORT|Invalid address"):
         probe_address("just-a-host", timeout=1.0)
