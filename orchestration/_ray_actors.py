@@ -37,26 +37,35 @@ class ComponentHost:
             call raises :class:`UserCodeError` naming it.
         context: Bound into the actor's log lines (run id, shard, role,
             component class).
+        classes: Dotted paths of the user classes the component may hold
+            (the scenario's agent classes), to name the one a missing module
+            takes down.
     """
 
-    def __init__(self, payload: bytes, context: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        payload: bytes,
+        context: dict[str, Any] | None = None,
+        classes: tuple[str, ...] = (),
+    ) -> None:
         self.context = dict(context or {})
         self.component: Any = None
         self.load_error: str | None = None
         try:
             self.component = ray.cloudpickle.loads(payload)
         except (ImportError, AttributeError) as exc:
-            self.load_error = f"{type(exc).__name__}: {exc}"
+            missing = getattr(exc, "name", None) or ""
+            hit = [c for c in classes if missing and c.startswith(f"{missing}.")]
+            what = ", ".join(hit) if hit else str(self.context.get("class", "?"))
+            self.load_error = (
+                f"{what} cannot be imported on a Ray worker ({type(exc).__name__}: {exc}; "
+                f"component {self.context.get('role', '?')!r}): keep your modules beside "
+                "the scenario script, which ships them, or install them on every node"
+            )
 
     def _check(self) -> None:
         if self.load_error is not None:
-            role = self.context.get("role", "?")
-            cls = self.context.get("class", self.context.get("component", "?"))
-            raise UserCodeError(
-                f"component {role!r} ({cls}) cannot be loaded on a Ray worker: "
-                f"{self.load_error} (keep your modules beside the scenario script, "
-                "which ships them, or install them on every node)"
-            )
+            raise UserCodeError(self.load_error)
 
     def ready(self) -> tuple[int, str]:
         """The process id and node id, once the component is loaded."""
@@ -164,11 +173,15 @@ class RayRuntime:
 
     Args:
         runtime_env: Given to every actor (the user's modules).
+        classes: Dotted paths of the user classes components may hold (named
+            when one cannot be imported on a worker).
     """
 
     name = "ray"
 
-    def __init__(self, runtime_env: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, runtime_env: dict[str, Any] | None = None, classes: tuple[str, ...] = ()
+    ) -> None:
         self._actor_cls = ray.remote(max_restarts=0)(ComponentHost)
         self.actors: list[Any] = []
         self.runtime_env = dict(runtime_env or {})
@@ -176,6 +189,7 @@ class RayRuntime:
         self.inflight: list[tuple[Any, Any, tuple[Any, ...]]] = []
         self.deadline_at: float | None = None
         self.missed: list[str] = []
+        self.classes = tuple(classes)
 
     def host(
         self,
@@ -204,7 +218,7 @@ class RayRuntime:
             **(context or {}),
         }
         payload = ray.cloudpickle.dumps(component)
-        handle = self._actor_cls.options(**opts).remote(payload, ctx)
+        handle = self._actor_cls.options(**opts).remote(payload, ctx, self.classes)
         self.actors.append(handle)
         self.labels[handle] = str(ctx.get("role", ctx["component"]))
         return handle

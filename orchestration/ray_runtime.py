@@ -320,7 +320,12 @@ class RayRun:
         self.max_failures = max_failures
         self.deadlines = deadlines or Deadlines()
         ship_user_modules()
-        self.rt = RayRuntime(user_code_runtime_env())
+        classes = {
+            f"{a.agent_class.__module__}.{a.agent_class.__qualname__}"
+            for hc in scenario.configs.values()
+            for a in hc.agents
+        }
+        self.rt = RayRuntime(user_code_runtime_env(), tuple(sorted(classes)))
         self.run_id = run_id = uuid.uuid4().hex[:12]
         self.failures: dict[str, int] = {}
         self.node_ids: set[str] = set()

@@ -115,7 +115,7 @@ def test_a_class_no_worker_can_import_is_one_line_with_exit_2(
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.count("\n") == 0, err
-    assert "'far/f'" in err and "far_hedgers_b.Far" in err
+    assert "far_hedgers_b.Far cannot be imported on a Ray worker" in err and "'far/f'" in err
     assert "No module named 'far_hedgers_b'" in err
     assert not out.exists()
     sys.modules.pop("far_hedgers_b", None)
