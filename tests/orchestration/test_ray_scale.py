@@ -80,7 +80,7 @@ def _pid(run: RayRun, role: str) -> int:
 def test_a_frozen_actor_misses_its_deadline_and_is_recovered() -> None:
     sc = _two_configs(small_gap_scenario(n_paths=300, days=4.0))
     expected = _hashes(run_local(sc))
-    run = RayRun(sc, checkpoint_every=3, deadlines=Deadlines(slack_s=4.0))
+    run = RayRun(sc, checkpoint_every=3, deadlines=Deadlines(slack_s=6.0))
     role = "delta_gamma/gamma"
     frozen: list[int] = []
 
