@@ -104,6 +104,7 @@ class ClusterLost(RunFailed):
 
 
 def check_node() -> None:
+    """Raise :class:`ClusterLost` if this driver's node is gone."""
     gone = local_node_gone()
     if gone is not None:
         raise ClusterLost(f"lost the Ray cluster: {gone}")
@@ -118,6 +119,8 @@ def wait_all(refs: list[Any], timeout: float | None) -> set[Any]:
     Raises:
         ClusterLost: This driver's node is gone.
     """
+    if not refs:
+        return set()
     end = None if timeout is None else time.monotonic() + timeout
     while True:
         left = NODE_CHECK_S if end is None else min(NODE_CHECK_S, end - time.monotonic())

@@ -225,19 +225,20 @@ class _Unit:
         fresh: dict[str, Any] | None = None
         replaced = 0
         for role, ping in zip(roles, pings, strict=True):
+            why = f"no answer within {timeout:g} s"
             if ping in answered:
                 try:
                     ray.get(ping)
                     continue
-                except RayActorError:
-                    pass
+                except RayActorError as exc:
+                    why = _first_line(exc)[:200]
             self.rt.kill(self.handles[role])
             key = f"shard {self.start}:{role}"
             failures[key] = failures.get(key, 0) + 1
             if failures[key] > max_failures:
                 raise RunFailed(
                     f"component {role!r} of the shard at path {self.start} died "
-                    f"{failures[key]} times; giving up"
+                    f"{failures[key]} times; giving up (last: {why})"
                 ) from None
             fresh = fresh if fresh is not None else self._fresh()
             self.handles[role] = self._host(role, fresh[role])
