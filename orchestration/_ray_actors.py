@@ -20,11 +20,11 @@ import structlog
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from orchestration._logging import get_logger
-from orchestration._ray_connect import UserCodeError, local_node_gone
+from orchestration._ray_connect import UserCodeError, local_node_gone, silence_worker_logs
 from orchestration.engine import RunFailed
 
 #: Seconds between checks that this driver's node is still there, while waiting.
-NODE_CHECK_S = 2.0
+NODE_CHECK_S = 1.0
 
 
 class ComponentHost:
@@ -107,6 +107,7 @@ def check_node() -> None:
     """Raise :class:`ClusterLost` if this driver's node is gone."""
     gone = local_node_gone()
     if gone is not None:
+        silence_worker_logs()
         raise ClusterLost(f"lost the Ray cluster: {gone}")
 
 

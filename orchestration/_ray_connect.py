@@ -279,6 +279,20 @@ def local_node_gone(timeout: float = 2.0) -> str | None:
         return f"the raylet of this driver's node ({host}:{port}) is gone ({exc.strerror or exc})"
 
 
+def silence_worker_logs() -> None:
+    """Stop echoing worker output on this driver (once its node is gone).
+
+    The processes of a lost node die with stack traces that Ray would
+    forward here after the one line that says what happened.
+    """
+    try:
+        from ray._private.worker import global_worker_stdstream_dispatcher
+
+        global_worker_stdstream_dispatcher.remove_handler("ray_print_logs")
+    except Exception:  # not connected, or nothing to remove
+        pass
+
+
 def ship_user_modules() -> None:
     """Pickle scenario scripts' modules by value, so workers need not import them.
 

@@ -53,6 +53,7 @@ from orchestration._ray_connect import (
     local_node_gone,
     probe_address,
     ship_user_modules,
+    silence_worker_logs,
     user_code_runtime_env,
 )
 from orchestration.config import Scenario
@@ -361,6 +362,8 @@ class RayRun:
         except RayError as exc:
             gone = local_node_gone()
             lost = gone is not None
+            if lost:
+                silence_worker_logs()
             raise ClusterLost(
                 f"the Ray cluster failed under the run: {gone or _first_line(exc)}"
             ) from None
