@@ -53,6 +53,12 @@ class UserCodeError(ScenarioError):
     """User code cannot be shipped to, or imported on, a Ray worker (exit status 2)."""
 
 
+def _line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type if it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _resolve(host: str, port: int, timeout: float) -> list[Any]:
     """``getaddrinfo`` with a timeout (it has none of its own)."""
     box: dict[str, Any] = {}
@@ -118,8 +124,7 @@ def probe_address(address: str | None, timeout: float = PROBE_TIMEOUT_S) -> None
         try:
             hostport = canonicalize_bootstrap_address(raw)
         except Exception as exc:  # "auto" with no cluster running, a malformed address
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ClusterUnreachable(f"{fail}: {first}") from None
+            raise ClusterUnreachable(f"{fail}: {_line(exc)}") from None
     if hostport is None:
         return
     host, sep, port_text = hostport.rpartition(":")
@@ -208,13 +213,16 @@ def user_code_runtime_env() -> dict[str, Any]:
         return {}
     from ray._private.runtime_env.py_modules import upload_py_modules_if_needed
 
-    with tempfile.TemporaryDirectory(prefix="gammaray-ship-") as scratch:
-        env = upload_py_modules_if_needed(
-            {"py_modules": modules, "excludes": list(EXCLUDES)},
-            include_gitignore=True,
-            scratch_dir=scratch,
-            logger=logging.getLogger("gammaray.ship"),
-        )
+    try:
+        with tempfile.TemporaryDirectory(prefix="gammaray-ship-") as scratch:
+            env = upload_py_modules_if_needed(
+                {"py_modules": modules, "excludes": list(EXCLUDES)},
+                include_gitignore=True,
+                scratch_dir=scratch,
+                logger=logging.getLogger("gammaray.ship"),
+            )
+    except Exception as exc:  # unreadable files, the cluster's package size limit
+        raise UserCodeError(f"cannot ship the modules beside the scenario: {_line(exc)}") from None
     return {"py_modules": env["py_modules"]}
 
 
@@ -254,8 +262,11 @@ def ensure_ray(address: str | None = None) -> None:
     try:
         ray.init(address=address, **kwargs)
     except ConnectionError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ClusterUnreachable(f"cannot reach a Ray cluster at {address!r}: {first}") from None
+        raise ClusterUnreachable(
+            f"cannot reach a Ray cluster at {address!r}: {_line(exc)}"
+        ) from None
+    except ray.exceptions.RuntimeEnvSetupError as exc:
+        raise UserCodeError(f"cannot ship the modules beside the scenario: {_line(exc)}") from None
 
 
 def local_node_gone(timeout: float = 2.0) -> str | None:
