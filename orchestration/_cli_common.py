@@ -70,6 +70,7 @@ def execute(
     record: Callable[[tuple[Any, ...]], None] | None = None,
     market: Any = None,
     keep: dict[str, Any] | None = None,
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     """Run a scenario on a runtime and return its summary (not written).
 
@@ -81,6 +82,8 @@ def execute(
         record: Called with every step's events (to write an event log).
         market: A market source replacing the scenario's simulator (a replay).
         keep: If given, ``keep["results"]`` receives the per-path results.
+        deadline: Ray: the fixed part of every call's deadline, seconds
+            (None: the default, see :class:`~orchestration.ray_runtime.Deadlines`).
 
     Returns:
         The summary: ``scenario``, ``seed``, ``n_paths``, ``runtime`` and
@@ -90,14 +93,20 @@ def execute(
     start = time.perf_counter()
     layout: dict[str, Any] = {"shards": scenario.shards}
     if runtime == "ray":
-        from orchestration.ray_runtime import RayRun, ensure_ray, ship_user_modules
+        from orchestration._signals import reclaim_signals
+        from orchestration.ray_runtime import Deadlines, RayRun, ensure_ray
 
         ensure_ray(address)
-        from orchestration._signals import reclaim_signals
-
         reclaim_signals()  # ray.init installs its own SIGTERM handler
-        ship_user_modules()
-        run = RayRun(scenario, scenario.placement, scenario.shards, record=record, market=market)
+        limits = Deadlines() if deadline is None else Deadlines(slack_s=deadline)
+        run = RayRun(
+            scenario,
+            scenario.placement,
+            scenario.shards,
+            record=record,
+            market=market,
+            deadlines=limits,
+        )
         results = run.run(on_step)
         layout.update(
             placement=scenario.placement,
@@ -106,9 +115,11 @@ def execute(
             recoveries=sum(run.failures.values()),
         )
     else:
+        from orchestration.config import script_dirs_on_path, user_code_dirs
         from orchestration.engine import run_local
 
-        results = run_local(scenario, on_step, record, market, shards=scenario.shards)
+        with script_dirs_on_path(user_code_dirs()):  # as while the script loaded
+            results = run_local(scenario, on_step, record, market, shards=scenario.shards)
     elapsed = time.perf_counter() - start
     if keep is not None:
         keep["results"] = results

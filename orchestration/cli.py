@@ -76,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="random seed")
     run.add_argument("--runtime", choices=("local", "ray"), default="ray")
     run.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local Ray)")
+    run.add_argument(
+        "--deadline",
+        type=float,
+        metavar="SECONDS",
+        help="Ray: seconds an actor call may take beyond its expected work before the "
+        "actor is treated as dead (default 60)",
+    )
     run.add_argument("--shards", type=int, help="split the paths into K shards")
     run.add_argument(
         "--placement", choices=("per-agent", "fused"), help="Ray placement of components"
@@ -128,7 +135,13 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     """``gammaray run``: checks, then the run written into an atomic output folder."""
     log = get_logger()
+    if args.deadline is not None and not 0 < args.deadline < float("inf"):
+        raise UsageError(f"--deadline {args.deadline}: give a positive number of seconds")
     scenario = resolve_scenario(args)
+    if args.runtime == "ray":  # an unreachable cluster fails before anything is written
+        from orchestration.ray_runtime import probe_address
+
+        probe_address(args.address)
     short = memory_shortfall(scenario, args.runtime, args.address, not args.no_report)
     if short is not None:
         raise UsageError(short)
@@ -173,7 +186,13 @@ def _run_into(
     with recording(args.record, scenario, args.runtime) as record:
         if args.no_progress:
             summary = execute(
-                scenario, args.runtime, args.address, on_step=hook, record=record, keep=kept
+                scenario,
+                args.runtime,
+                args.address,
+                on_step=hook,
+                record=record,
+                keep=kept,
+                deadline=args.deadline,
             )
         else:
             from rich.progress import Progress
@@ -186,7 +205,15 @@ def _run_into(
                     bar.advance(task)
                     hook(step)
 
-                summary = execute(scenario, args.runtime, args.address, advance, record, keep=kept)
+                summary = execute(
+                    scenario,
+                    args.runtime,
+                    args.address,
+                    advance,
+                    record,
+                    keep=kept,
+                    deadline=args.deadline,
+                )
         print_table(summary)
         atomic_write_text(folder / "summary.json", json.dumps(summary, indent=2) + "\n")
         test_hold("summary")

@@ -11,12 +11,14 @@ path and validates the result like the file itself. Every failure is a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import importlib.util
 import json
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -384,28 +386,80 @@ def validate_scenario(data: Any) -> Scenario:
 
 def builtin_scenarios() -> dict[str, Path]:
     """Built-in scenario names to their script files."""
+    root = builtin_scenarios_root()
+    return {p.stem: p for p in sorted(root.glob("*.py")) if not p.stem.startswith("_")}
+
+
+#: Prefix of the private module names scenario scripts are imported under.
+SCRIPT_MODULE_PREFIX = "_gammaray_scenario_"
+
+
+@contextlib.contextmanager
+def script_dirs_on_path(dirs: list[Path]) -> Iterator[None]:
+    """Put folders first on ``sys.path`` for the duration (as ``python script.py`` does).
+
+    Only the entries added here are removed afterwards; modules imported
+    meanwhile stay imported.
+
+    Args:
+        dirs: Folders holding user scripts and the modules beside them.
+    """
+    added = [str(d) for d in dirs if str(d) not in sys.path]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for entry in added:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(entry)
+
+
+def user_code_dirs() -> list[Path]:
+    """Folders of the scenario scripts loaded in this process (not the built-ins).
+
+    These folders, and the modules beside the scripts, are what
+    ``--runtime ray`` ships to the workers.
+    """
+    builtin = Path(builtin_scenarios_root()).resolve()
+    out: list[Path] = []
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if not name.startswith(SCRIPT_MODULE_PREFIX) or not file:
+            continue
+        folder = Path(file).resolve().parent
+        if folder != builtin and folder.is_dir() and folder not in out:
+            out.append(folder)
+    return out
+
+
+def builtin_scenarios_root() -> Path:
+    """The folder of the built-in scenario scripts."""
     import scenarios
 
-    root = Path(scenarios.__file__).parent
-    return {p.stem: p for p in sorted(root.glob("*.py")) if not p.stem.startswith("_")}
+    return Path(scenarios.__file__).parent
 
 
 def load_script(path: Path) -> Any:
     """Import a scenario script as a module (registered under a private name).
+
+    The script's folder is first on ``sys.path`` while it runs, so it imports
+    the modules beside it as ``python script.py`` would.
 
     Raises:
         ScenarioError: The file is missing or fails to import.
     """
     if not path.is_file():
         raise ScenarioError(f"scenario file {str(path)!r} does not exist")
-    mod_name = f"_gammaray_scenario_{re.sub(r'[^A-Za-z0-9_]', '_', path.stem)}"
-    spec = importlib.util.spec_from_file_location(mod_name, path)
+    resolved = path.resolve()
+    mod_name = f"{SCRIPT_MODULE_PREFIX}{re.sub(r'[^A-Za-z0-9_]', '_', path.stem)}"
+    spec = importlib.util.spec_from_file_location(mod_name, resolved)
     if spec is None or spec.loader is None:
         raise ScenarioError(f"cannot load {str(path)!r} as a Python scenario script")
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module
     try:
-        spec.loader.exec_module(module)
+        with script_dirs_on_path([resolved.parent]):
+            spec.loader.exec_module(module)
     except ScenarioError:
         raise
     except ValidationError as exc:

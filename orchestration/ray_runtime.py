@@ -9,27 +9,53 @@ of calls is submitted without waiting and each component's inputs travel
 through the object store once (numpy arrays are read zero-copy by actors on
 the same node). The driver waits once per step, for progress and errors.
 
+Faults: every wait has a deadline (:class:`Deadlines`); an actor that misses
+it is killed and, like one that died, restarted and restored from the last
+checkpoint, in a loop that survives further deaths until a component has
+died more than ``max_failures`` times. A component whose class cannot be
+imported on a worker is :class:`UserCodeError` (bad input, not a crash), and
+a cluster that is gone is :class:`ClusterLost`.
+
 Code reaches the workers through the Python environment for installed
-packages; a user's scenario module (loaded from a file) is pickled by value,
-so workers that never saw the file still run the agents it defines.
+packages; a user's scenario script is pickled by value and the modules
+beside it travel in the actors' ``runtime_env`` (:mod:`orchestration._ray_connect`).
 """
 
 from __future__ import annotations
 
-import copy
-import logging
-import os
-import sys
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import ray
-import structlog
-from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+from ray.exceptions import RayActorError, RayError
 
 from agents import ConfigResult, cascade_order
 from orchestration._logging import get_logger
+from orchestration._ray_actors import (
+    DEFAULT_DEADLINE_S,
+    DEFAULT_STARTUP_S,
+    PER_PATH_CALL_S,
+    ClusterLost,
+    ComponentHost,
+    ComponentLost,
+    DeadlineMissed,
+    Deadlines,
+    RayRuntime,
+    check_node,
+    is_lost,
+    wait_all,
+)
+from orchestration._ray_connect import (
+    ClusterUnreachable,
+    UserCodeError,
+    ensure_ray,
+    local_node_gone,
+    probe_address,
+    ship_user_modules,
+    silence_worker_logs,
+    user_code_runtime_env,
+)
 from orchestration.config import Scenario
 from orchestration.engine import (
     FusedShard,
@@ -41,132 +67,25 @@ from orchestration.engine import (
     shard_ranges,
 )
 
-
-class ComponentHost:
-    """Holds one component (market, manager or agent) and calls its methods.
-
-    Args:
-        component: The plain object to host. It is deep-copied on arrival:
-            arrays Ray hands an actor are read-only views of the object
-            store, and a component owns (and updates) its state.
-    """
-
-    def __init__(self, component: Any, context: dict[str, Any] | None = None) -> None:
-        self.component = copy.deepcopy(component)
-        self.context = {"component": type(component).__name__, **(context or {})}
-
-    def call(self, method: str, *args: Any) -> Any:
-        """Call ``method`` on the hosted component (run, shard and role bound into logs)."""
-        structlog.contextvars.bind_contextvars(**self.context)
-        try:
-            return getattr(self.component, method)(*args)
-        except Exception as exc:
-            get_logger().warning("component.error", method=method, error=repr(exc))
-            raise
-
-    def pid(self) -> int:
-        """The hosting process id (tests use it to kill an actor)."""
-        return os.getpid()
-
-    def node_id(self) -> str:
-        """The Ray node this actor runs on."""
-        return ray.get_runtime_context().get_node_id()
-
-
-def ensure_ray(address: str | None = None) -> None:
-    """Connect to Ray once: to ``address`` (or ``RAY_ADDRESS``), else start it in-process.
-
-    Args:
-        address: ``"auto"``, ``"HOST:PORT"`` or None.
-    """
-    if ray.is_initialized():
-        return
-    kwargs: dict[str, Any] = {
-        "logging_level": logging.WARNING,
-        "log_to_driver": True,
-        "configure_logging": True,
-        "runtime_env": {
-            "worker_process_setup_hook": "orchestration._logging.setup_worker",
-            "env_vars": {
-                k: os.environ.get(k, "0") for k in ("GAMMARAY_LOG_JSON", "GAMMARAY_LOG_VERBOSE")
-            },
-        },
-    }
-    if address is None and not os.environ.get("RAY_ADDRESS"):
-        kwargs["include_dashboard"] = False
-    ray.init(address=address, **kwargs)
-
-
-class RayRuntime:
-    """Reach components hosted in Ray actors.
-
-    Actors of the per-agent placement reserve no CPU (the per-step work is
-    sequential within a configuration); fused shards reserve one each.
-    """
-
-    name = "ray"
-
-    def __init__(self) -> None:
-        self._actor_cls = ray.remote(max_restarts=0)(ComponentHost)
-        self.actors: list[Any] = []
-
-    def host(
-        self,
-        component: Any,
-        num_cpus: float = 0.0,
-        context: dict[str, Any] | None = None,
-        spread: bool = False,
-    ) -> Any:
-        """Start an actor holding ``component``; return its handle.
-
-        Args:
-            component: The plain object.
-            num_cpus: CPUs the actor reserves (0: it only holds a process).
-            context: Bound into the actor's log lines (run id, shard, role).
-            spread: Place it with Ray's ``SPREAD`` strategy (across nodes).
-        """
-        opts: dict[str, Any] = {"num_cpus": num_cpus}
-        if spread:
-            opts["scheduling_strategy"] = "SPREAD"
-        handle = self._actor_cls.options(**opts).remote(component, context)
-        self.actors.append(handle)
-        return handle
-
-    def call(self, handle: Any, method: str, *args: Any) -> Any:
-        """Submit ``method`` to the actor; return the ``ObjectRef``."""
-        return handle.call.remote(method, *args)
-
-    def get(self, value: Any) -> Any:
-        """Wait for a ref; re-raise the component's own exception."""
-        try:
-            return ray.get(value)
-        except RayTaskError as exc:
-            cause = exc.cause if isinstance(exc.cause, BaseException) else None
-            if cause is not None and not _is_lost(exc):
-                raise cause from None
-            raise
-
-    def shutdown(self) -> None:
-        """Stop every actor this runtime started."""
-        for a in self.actors:
-            ray.kill(a)
-        self.actors.clear()
-
-
-def ship_user_modules() -> None:
-    """Pickle scenario scripts' modules by value, so workers need not import them.
-
-    A scenario script loaded from a file (and the agent classes it defines)
-    lives in a private module that exists only in this process; by value,
-    its classes travel with the components to any node.
-    """
-    for name, module in list(sys.modules.items()):
-        if name.startswith("_gammaray_scenario_") and module is not None:
-            ray.cloudpickle.register_pickle_by_value(module)
-
-
-class ComponentLost(RuntimeError):
-    """An actor died (its process was killed, its node lost)."""
+__all__ = [
+    "DEFAULT_DEADLINE_S",
+    "DEFAULT_STARTUP_S",
+    "PER_PATH_CALL_S",
+    "ClusterLost",
+    "ClusterUnreachable",
+    "ComponentHost",
+    "ComponentLost",
+    "DeadlineMissed",
+    "Deadlines",
+    "RayRun",
+    "RayRuntime",
+    "RunFailed",
+    "UserCodeError",
+    "ensure_ray",
+    "probe_address",
+    "run_ray",
+    "ship_user_modules",
+]
 
 
 class _Unit:
@@ -174,6 +93,8 @@ class _Unit:
 
     ``per-agent``: one actor per component, the protocol driven from here.
     ``fused``: one actor holding a :class:`~orchestration.engine.FusedShard`.
+    The step-0 checkpoint is taken here, from the fresh components, before
+    they leave (so it exists whatever happens to the actors).
     """
 
     def __init__(
@@ -194,12 +115,21 @@ class _Unit:
         self.run_id = run_id
         self.market_override, self.record = market, record
         self.handles: dict[str, Any] = {}
+        self.where: dict[str, tuple[int, str]] = {}
+        self.fresh_roles: set[str] = set()
         self.recorded = -1
         self.next_step = 0
         self.protocol: ShardProtocol | None = None
-        for role, obj in self._fresh().items():
+        fresh = self._fresh()
+        self.initial = (0, {role: ray.put(obj.snapshot()) for role, obj in fresh.items()})
+        for role, obj in fresh.items():
             self.handles[role] = self._host(role, obj)
         self._wire()
+
+    @property
+    def calls_per_step(self) -> int:
+        """Component calls of one step: the market's, then per configuration 2 + 2 per agent."""
+        return 1 + sum(2 + 2 * len(hc.agents) for hc in self.scenario.configs.values())
 
     def _fresh(self) -> dict[str, Any]:
         if self.placement == "fused":
@@ -211,6 +141,7 @@ class _Unit:
 
     def _host(self, role: str, obj: Any) -> Any:
         label = {"run_id": self.run_id, "shard": self.start, "role": role}
+        self.fresh_roles.add(role)
         if self.placement != "fused":
             return self.rt.host(obj, num_cpus=0.0, context=label)
         # A fused shard computes all the time: it reserves up to a CPU, less
@@ -236,6 +167,26 @@ class _Unit:
         self.protocol.next_step = self.next_step
         self.protocol.recorded = self.recorded
 
+    def await_started(self, timeout: float) -> None:
+        """Wait until every freshly hosted actor has loaded its component.
+
+        Raises:
+            UserCodeError: A component's class cannot be imported there.
+            DeadlineMissed: One did not come up in time (it is killed).
+            RayActorError: One died.
+        """
+        roles = sorted(self.fresh_roles)
+        refs = [self.handles[r].ready.remote() for r in roles]
+        done = wait_all(refs, timeout)
+        late = [r for r, ref in zip(roles, refs, strict=True) if ref not in done]
+        for r in late:
+            self.rt.kill(self.handles[r])
+        if late:
+            raise DeadlineMissed(f"{', '.join(late)} did not start within {timeout:g} s")
+        for r, ref in zip(roles, refs, strict=True):
+            self.where[r] = self.rt.get(ref)
+        self.fresh_roles.clear()
+
     def submit_step(self) -> list[Any]:
         if self.protocol is None:
             out = [self.rt.call(self.handles["shard"], "step")]
@@ -253,31 +204,48 @@ class _Unit:
     def checkpoint(self) -> tuple[int, dict[str, Any]]:
         return self.next_step, {r: self.rt.call(h, "snapshot") for r, h in self.handles.items()}
 
-    def restore(self, checkpoint: tuple[int, dict[str, Any]]) -> None:
-        step, refs = checkpoint
-        for role, h in self.handles.items():
-            self.rt.get(self.rt.call(h, "restore", refs[role]))
-        self.next_step = step
+    def submit_restore(self, checkpoint: tuple[int, dict[str, Any]]) -> list[Any]:
+        _, refs = checkpoint
+        return [self.rt.call(h, "restore", refs[role]) for role, h in self.handles.items()]
+
+    def restored(self, checkpoint: tuple[int, dict[str, Any]]) -> None:
+        self.next_step = checkpoint[0]
         self._wire()
 
-    def replace_dead(self, failures: dict[str, int], max_failures: int) -> None:
+    def replace_dead(self, failures: dict[str, int], max_failures: int, timeout: float) -> int:
+        """Ping every actor; restart the dead and the silent ones. How many were replaced.
+
+        Raises:
+            RunFailed: A component died more than ``max_failures`` times.
+        """
+        roles = list(self.handles)
+        pings = [self.handles[r].pid.remote() for r in roles]
+        answered = wait_all(pings, timeout)
         fresh: dict[str, Any] | None = None
-        for role, h in list(self.handles.items()):
-            try:
-                ray.get(h.pid.remote(), timeout=60)
-            except (RayActorError, GetTimeoutError):
-                key = f"shard {self.start}:{role}"
-                failures[key] = failures.get(key, 0) + 1
-                if failures[key] > max_failures:
-                    raise RunFailed(
-                        f"component {role!r} of the shard at path {self.start} died "
-                        f"{failures[key]} times; giving up"
-                    ) from None
-                fresh = fresh if fresh is not None else self._fresh()
-                self.handles[role] = self._host(role, fresh[role])
+        replaced = 0
+        for role, ping in zip(roles, pings, strict=True):
+            why = f"no answer within {timeout:g} s"
+            if ping in answered:
+                try:
+                    ray.get(ping)
+                    continue
+                except RayActorError as exc:
+                    why = _first_line(exc)[:200]
+            self.rt.kill(self.handles[role])
+            key = f"shard {self.start}:{role}"
+            failures[key] = failures.get(key, 0) + 1
+            if failures[key] > max_failures:
+                raise RunFailed(
+                    f"component {role!r} of the shard at path {self.start} died "
+                    f"{failures[key]} times; giving up (last: {why})"
+                ) from None
+            fresh = fresh if fresh is not None else self._fresh()
+            self.handles[role] = self._host(role, fresh[role])
+            replaced += 1
+        return replaced
 
     def nodes(self) -> set[str]:
-        return {self.rt.get(h.node_id.remote()) for h in self.handles.values()}
+        return {node for _, node in self.where.values()}
 
 
 def _cascade(scenario: Scenario, config: str) -> list[str]:
@@ -285,29 +253,33 @@ def _cascade(scenario: Scenario, config: str) -> list[str]:
     return cascade_order([(a.agent_name, a.agent_class.greek) for a in hc.agents])
 
 
-def _is_lost(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, RayActorError):
-            return True
-        seen = getattr(seen, "cause", None) or seen.__cause__
-    return False
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
 
 
 class RayRun:
-    """A scenario on Ray: shards, placement, checkpoints and crash recovery.
+    """A scenario on Ray: shards, placement, deadlines, checkpoints and crash recovery.
 
     Paths split into shards on random-block boundaries (the numbers do not
     depend on the split); each shard is an independent pipeline. With the
     ``per-agent`` placement every component of a shard is its own actor
     (0 CPUs reserved: they take turns); with ``fused`` one actor per shard
     runs all of them in-process and reserves a CPU, so shards spread over the
-    cluster. Every ``checkpoint_every`` steps the driver takes every
-    component's snapshot (kept in the object store, owned by the driver);
-    when an actor dies, it is started afresh, every component is restored to
-    the last checkpoint and the steps since are run again: the run ends with
-    the bits an undisturbed run has. A component that dies more than
-    ``max_failures`` times stops the run with :class:`RunFailed`.
+    cluster.
+
+    Every wait has a deadline (:class:`Deadlines`); an actor that misses it
+    is killed. Every ``checkpoint_every`` steps the driver takes every
+    component's snapshot (kept in the object store, owned by the driver; it
+    becomes the one to return to once the next step has finished, which
+    proves every snapshot was taken). When an actor is lost, recovery loops
+    until it holds: ping every actor, start the dead and silent ones afresh,
+    restore every component to the last checkpoint; a death during recovery
+    sends it round again. Then the steps since the checkpoint run again and
+    the run ends with the bits an undisturbed run has. A component lost more
+    than ``max_failures`` times stops the run with :class:`RunFailed`; a
+    cluster that fails under it, with :class:`ClusterLost`.
 
     Args:
         scenario: A validated scenario.
@@ -317,6 +289,12 @@ class RayRun:
         max_failures: Deaths tolerated per component.
         record: Called with every step's events (single shard only).
         market: A market source replacing the simulator (single shard only).
+        deadlines: How long to wait before treating an actor as dead.
+
+    Attributes:
+        failures: Deaths (and deadline misses) per ``"shard S:role"``.
+        on_recover: Test hook, called with the attempt number once the dead
+            actors of a recovery have been replaced and before the restore.
     """
 
     def __init__(
@@ -328,6 +306,7 @@ class RayRun:
         max_failures: int = 3,
         record: Callable[[tuple[Any, ...]], None] | None = None,
         market: Any = None,
+        deadlines: Deadlines | None = None,
     ) -> None:
         if placement not in ("per-agent", "fused"):
             raise ValueError(f"placement must be 'per-agent' or 'fused', got {placement!r}")
@@ -339,50 +318,133 @@ class RayRun:
         self.ranges = ranges
         self.checkpoint_every = max(1, checkpoint_every)
         self.max_failures = max_failures
-        self.rt = RayRuntime()
-        self.run_id = uuid.uuid4().hex[:12]
-        self.units = [
-            _Unit(self.rt, scenario, placement, a, b, len(ranges), market, record, self.run_id)
-            for a, b in ranges
-        ]
+        self.deadlines = deadlines or Deadlines()
+        ship_user_modules()
+        classes = {
+            f"{a.agent_class.__module__}.{a.agent_class.__qualname__}"
+            for hc in scenario.configs.values()
+            for a in hc.agents
+        }
+        self.rt = RayRuntime(user_code_runtime_env(), tuple(sorted(classes)))
+        self.run_id = run_id = uuid.uuid4().hex[:12]
         self.failures: dict[str, int] = {}
         self.node_ids: set[str] = set()
+        self.on_recover: Callable[[int], None] | None = None
+        self.units: list[_Unit] = []
+        try:
+            for a, b in ranges:
+                unit = _Unit(
+                    self.rt, scenario, placement, a, b, len(ranges), market, record, run_id
+                )
+                self.units.append(unit)
+        except BaseException:
+            self.rt.shutdown()
+            raise
+        widest = max(b - a for a, b in ranges)
+        self.step_deadline = self.deadlines.step(widest, self.units[0].calls_per_step)
 
     def run(self, on_step: Callable[[int], None] | None = None) -> dict[str, ConfigResult]:
-        """Run to the end; configuration name to its result (shards joined in order)."""
+        """Run to the end; configuration name to its result (shards joined in order).
+
+        Raises:
+            RunFailed: A component kept dying.
+            ClusterLost: The cluster failed (e.g. its only node is gone).
+            UserCodeError: A component cannot be loaded on a worker.
+        """
+        lost = False
         try:
-            checkpoint = [u.checkpoint() for u in self.units]
-            step = 0
-            while True:
-                try:
-                    while step < self.scenario.n_steps:
-                        waits = [w for u in self.units for w in u.submit_step()]
-                        for w in waits:
-                            self.rt.get(w)
-                        step += 1
-                        if step % self.checkpoint_every == 0:
-                            checkpoint = [u.checkpoint() for u in self.units]
-                        if on_step is not None:
-                            for _ in self.units:
-                                on_step(step - 1)
-                    self.node_ids = set().union(*(u.nodes() for u in self.units))
-                    parts = [{k: self.rt.get(v) for k, v in u.finish().items()} for u in self.units]
-                    break
-                except Exception as exc:
-                    if not _is_lost(exc):
-                        raise
-                    log = get_logger(run_id=self.run_id, scenario=self.scenario.name)
-                    log.warning("run.recover", error=f"{type(exc).__name__}", step=step)
-                    for u in self.units:
-                        u.replace_dead(self.failures, self.max_failures)
-                    for u, c in zip(self.units, checkpoint, strict=True):
-                        u.restore(c)
-                    step = checkpoint[0][0]
-            if self.placement == "fused":
-                parts = [p["*"] for p in parts]
-            return parts[0] if len(parts) == 1 else concat_results(parts)
+            return self._run(on_step)
+        except ClusterLost:
+            lost = True
+            raise
+        except RayError as exc:
+            gone = local_node_gone()
+            lost = gone is not None
+            if lost:
+                silence_worker_logs()
+            raise ClusterLost(
+                f"the Ray cluster failed under the run: {gone or _first_line(exc)}"
+            ) from None
         finally:
-            self.rt.shutdown()
+            if not lost:  # the actors went with the node
+                self.rt.shutdown()
+
+    def _run(self, on_step: Callable[[int], None] | None) -> dict[str, ConfigResult]:
+        good = [u.initial for u in self.units]
+        pending: list[tuple[int, dict[str, Any]]] | None = None
+        step = 0
+        while True:
+            try:
+                self.rt.arm(None)
+                for u in self.units:
+                    u.await_started(self.deadlines.startup_s)
+                while step < self.scenario.n_steps:
+                    self.rt.arm(self.step_deadline)
+                    waits = [w for u in self.units for w in u.submit_step()]
+                    for w in waits:
+                        self.rt.get(w)
+                    self.rt.settled()
+                    if pending is not None:  # this step ran after the snapshots
+                        good, pending = pending, None
+                    step += 1
+                    if step % self.checkpoint_every == 0:
+                        pending = [u.checkpoint() for u in self.units]
+                    if on_step is not None:
+                        for _ in self.units:
+                            on_step(step - 1)
+                self.rt.arm(2 * self.step_deadline)
+                parts = [{k: self.rt.get(v) for k, v in u.finish().items()} for u in self.units]
+                self.node_ids = set().union(*(u.nodes() for u in self.units))
+                break
+            except Exception as exc:
+                if not is_lost(exc):
+                    raise
+                check_node()
+                pending = None
+                self._recover(good, exc, step)
+                step = good[0][0]
+        if self.placement == "fused":
+            parts = [p["*"] for p in parts]
+        return parts[0] if len(parts) == 1 else concat_results(parts)
+
+    def _recover(
+        self, good: list[tuple[int, dict[str, Any]]], exc: BaseException, step: int
+    ) -> None:
+        """Bring every unit back to ``good``, however many actors die meanwhile."""
+        log = get_logger(run_id=self.run_id, scenario=self.scenario.name)
+        log.warning("run.recover", error=_first_line(exc), step=step, to_step=good[0][0])
+        idle = 0
+        attempt = 0
+        while True:
+            attempt += 1
+            self.rt.arm(None)
+            self.rt.settled()
+            replaced = sum(
+                u.replace_dead(self.failures, self.max_failures, self.step_deadline)
+                for u in self.units
+            )
+            if self.on_recover is not None:
+                self.on_recover(attempt)
+            try:
+                for u in self.units:
+                    u.await_started(self.deadlines.startup_s)
+                self.rt.arm(self.step_deadline)
+                pairs = zip(self.units, good, strict=True)
+                refs = [r for u, c in pairs for r in u.submit_restore(c)]
+                for r in refs:
+                    self.rt.get(r)
+                self.rt.settled()
+                for u, c in zip(self.units, good, strict=True):
+                    u.restored(c)
+                return
+            except Exception as again:
+                if not is_lost(again):
+                    raise
+                check_node()
+                idle = 0 if replaced else idle + 1
+                if idle >= 2:
+                    raise RunFailed(f"recovery makes no progress: {_first_line(again)}") from None
+                log.warning("run.recover.again", error=_first_line(again), attempt=attempt)
 
 
 def run_ray(
@@ -393,6 +455,7 @@ def run_ray(
     market: Any = None,
     shards: int = 1,
     placement: str = "per-agent",
+    deadlines: Deadlines | None = None,
 ) -> dict[str, ConfigResult]:
     """Run a scenario on Ray (see :class:`RayRun`).
 
@@ -404,10 +467,11 @@ def run_ray(
         market: A market source to host instead of the scenario's simulator.
         shards: Requested number of shards.
         placement: ``"per-agent"`` (an actor per component) or ``"fused"``.
+        deadlines: How long to wait before treating an actor as dead.
 
     Returns:
         Configuration name to its result (the same bits as :func:`run_local`).
     """
     ensure_ray(address)
-    ship_user_modules()
-    return RayRun(scenario, placement, shards, record=record, market=market).run(on_step)
+    run = RayRun(scenario, placement, shards, record=record, market=market, deadlines=deadlines)
+    return run.run(on_step)
