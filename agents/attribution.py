@@ -26,7 +26,6 @@ import numpy as np
 
 from agents.portfolio import Portfolio
 from market.events import MarketEvent
-from market.surface import implied_vol
 
 #: Attribution buckets, in report order.
 BUCKETS = ("delta", "gamma", "vega", "theta", "carry", "cost", "unexplained")
@@ -85,7 +84,7 @@ class PnLAttribution:
             ln = portfolio.lines.get(key)
             if ln is None:
                 continue
-            iv1 = implied_vol(market.surface, market.spot, ln.strike, market.time, ln.expiry)
+            iv1 = portfolio.quote_line(key, market).iv  # the surface's vol, memoised
             out += qty * vega * (iv1 - iv0)
         return out
 

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from agents import Agent, ConfigResult, RiskManager, cascade_order
+from agents.portfolio import QuoteMemo
 from market._rng import BLOCK_SIZE, BlockRNG
 from market.simulator import MarketSimulator
 from orchestration.config import Scenario
@@ -136,6 +137,9 @@ def build_components(
     no_roll = frozenset(i.name for i in scenario.market.instruments if not i.roll)
     managers: dict[str, RiskManager] = {}
     agents: dict[str, list[tuple[str, Agent]]] = {}
+    # One quote memo for the shard: every configuration's book holds the same
+    # contracts, priced once per step (a pure cache of the current event).
+    memo = QuoteMemo()
     for cname, hc in scenario.configs.items():
         built = {spec.agent_name: spec.build() for spec in hc.agents}
         order = cascade_order([(n, a.greek) for n, a in built.items()])
@@ -153,6 +157,7 @@ def build_components(
             no_roll,
             flow,
             {n: a.config.model for n, a in built.items() if hasattr(a.config, "model")},
+            memo=memo,
         )
         agents[cname] = [(n, built[n]) for n in order]
     return Components(market, managers, agents)
