@@ -119,7 +119,8 @@ class PnLAttribution:
         parts["cost"] = -roll_cost
         for b, v in parts.items():
             self.totals[b] = self.totals[b] + v
-        self.steps.append({b: float(v.mean()) for b, v in parts.items()})
+        means = np.mean(np.stack(list(parts.values())), axis=-1)  # one pass, same bits
+        self.steps.append({b: float(m) for b, m in zip(parts, means, strict=True)})
         self._post = None
         return parts
 

@@ -47,6 +47,9 @@ _MODEL: TypeAdapter[PricingModel] = TypeAdapter(PricingModel)
 SERIES_BUFFER_ELEMENTS = 1 << 20
 #: Most steps buffered at once.
 SERIES_MAX_ROWS = 4096
+#: Paths the per-step greek percentiles are taken over, at most (an evenly
+#: strided sample beyond it; exact below).
+SERIES_SAMPLE_PATHS = 2048
 
 
 #: Quantity of a stand-in line (only its terms are used).
@@ -106,7 +109,9 @@ class RiskManager:
         self.monitor = ModelMonitor(config.monitor) if config.monitor is not None else None
         self._series: list[dict[str, float]] = []
         self._series_buf: np.ndarray | None = None
-        self._series_meta: list[tuple[float, float, tuple[float, ...]]] = []
+        self._series_meta: list[
+            tuple[float, float, tuple[float, ...], tuple[float, float, float] | None]
+        ] = []
         self._model_keys: dict[Any, str] = {}
         self._wealth = np.zeros(n_paths)
         self.breaches = np.zeros(n_paths, dtype=np.int64)
@@ -336,23 +341,46 @@ class RiskManager:
     def _series_add(self, market: MarketEvent, loss: np.ndarray) -> None:
         """Keep this step's summary inputs; the summaries are taken in batches.
 
-        The post-trade delta, gamma, vega, stressed loss and wealth are copied
-        into a buffer of up to :data:`SERIES_BUFFER_ELEMENTS` numbers; when it
-        is full (and whenever :attr:`series` is read) one vectorised pass takes
-        the percentiles and means of every buffered step -- the same numbers,
-        bit for bit, as one pass per step, at a fraction of the fixed cost.
+        The post-trade delta, gamma and vega (and, on up to
+        :data:`SERIES_SAMPLE_PATHS` paths, the stressed loss and wealth) are
+        copied into a buffer of up to :data:`SERIES_BUFFER_ELEMENTS` numbers;
+        when it is full (and whenever :attr:`series` is read) one vectorised
+        pass takes the percentiles and means of every buffered step -- the
+        same numbers, bit for bit, as one pass per step, at a fraction of the
+        fixed cost. On more paths than :data:`SERIES_SAMPLE_PATHS` the greek
+        percentiles are those of an evenly strided sample of paths (``0, s,
+        2s, ...`` with ``s = ceil(n / SERIES_SAMPLE_PATHS)``, at least
+        ``SERIES_SAMPLE_PATHS / 2`` paths): an exact percentile is an
+        O(n) selection costing about as much as the step's pricing, for a
+        plotted band. The means (budget usage, breach rate, P&L) always use
+        every path.
         """
         n = loss.shape[0]
+        stride = -(-n // SERIES_SAMPLE_PATHS)
+        exact = stride == 1
         buf = self._series_buf
         if buf is None:
-            rows = max(1, min(SERIES_MAX_ROWS, SERIES_BUFFER_ELEMENTS // (5 * n)))
-            buf = self._series_buf = np.empty((rows, 5, n))
+            width, m = (5, n) if exact else (3, len(range(0, n, stride)))
+            rows = max(1, min(SERIES_MAX_ROWS, SERIES_BUFFER_ELEMENTS // (width * m)))
+            buf = self._series_buf = np.empty((rows, width, m))
         i = len(self._series_meta)
         r = self._running
-        buf[i, 0], buf[i, 1], buf[i, 2] = r["delta"], r["gamma"], r["vega"]
-        buf[i, 3], buf[i, 4] = loss, self._wealth
+        means: tuple[float, float, float] | None = None
+        if exact:
+            buf[i, 0], buf[i, 1], buf[i, 2] = r["delta"], r["gamma"], r["vega"]
+            buf[i, 3], buf[i, 4] = loss, self._wealth
+        else:
+            buf[i, 0] = r["delta"][::stride]
+            buf[i, 1] = r["gamma"][::stride]
+            buf[i, 2] = r["vega"][::stride]
+            budget = self.config.budget
+            means = (
+                float(np.mean(loss) / budget),
+                float(np.mean(loss > budget)),
+                float(np.mean(self._wealth)),
+            )
         scales = tuple(self.scales[g] for g in GREEKS)
-        self._series_meta.append((float(market.step), market.time, scales))
+        self._series_meta.append((float(market.step), market.time, scales, means))
         if i + 1 == buf.shape[0]:
             self._flush_series()
 
@@ -363,11 +391,13 @@ class RiskManager:
         k, budget = len(meta), self.config.budget
         buf = self._series_buf
         assert buf is not None
-        q = np.percentile(buf[:k, :3], (5, 50, 95), axis=-1)  # [3 pct, k, 3 greeks]
-        usage = np.mean(buf[:k, 3], axis=-1) / budget
-        breach = np.mean(buf[:k, 3] > budget, axis=-1)
-        pnl = np.mean(buf[:k, 4], axis=-1)
-        for i, (step, time, scales) in enumerate(meta):
+        # The buffer is scratch: let the selection work in place.
+        q = np.percentile(buf[:k, :3], (5, 50, 95), axis=-1, overwrite_input=True)
+        if buf.shape[1] == 5:
+            usage = np.mean(buf[:k, 3], axis=-1) / budget
+            breach = np.mean(buf[:k, 3] > budget, axis=-1)
+            pnl = np.mean(buf[:k, 4], axis=-1)
+        for i, (step, time, scales, means) in enumerate(meta):
             row = {"step": step, "time": float(time)}
             for j, g in enumerate(GREEKS):
                 row.update(
@@ -377,10 +407,11 @@ class RiskManager:
                         f"{g}_p95": float(q[2, i, j]),
                     }
                 )
-            row["budget_usage"] = float(usage[i])
-            row["breach_rate"] = float(breach[i])
+            if means is None:
+                means = (float(usage[i]), float(breach[i]), float(pnl[i]))
+            row["budget_usage"], row["breach_rate"] = means[0], means[1]
             row.update({f"scale_{g}": float(x) for g, x in zip(GREEKS, scales, strict=True)})
-            row["pnl_mean"] = float(pnl[i])
+            row["pnl_mean"] = means[2]
             self._series.append(row)
         self._series_meta = []
 

@@ -318,7 +318,7 @@ class Portfolio:
 
     def prune(self) -> None:
         """Drop contracts held flat on every path."""
-        for key in [k for k, ln in self.lines.items() if not np.any(ln.qty)]:
+        for key in [k for k, ln in self.lines.items() if not ln.qty.any()]:
             del self.lines[key]
 
     def quote_line(self, contract: str, event: MarketEvent) -> InstrumentQuote:
@@ -357,20 +357,23 @@ class Portfolio:
     def greeks(self, event: MarketEvent) -> BookGreeks:
         """The book's option value and greeks at the event (sum over positions).
 
-        One stacked product and one reduction over the positions: row 0 holds
-        the stock's delta (zeros elsewhere), so each greek is summed in the
-        order ``start + q_1 g_1 + q_2 g_2 + ...`` of the positions.
+        The per-unit quotes of every position come from the memo in one call
+        (priced together where missing); the sums accumulate position by
+        position in book order, ``start + q_1 g_1 + q_2 g_2 + ...`` (that
+        order is part of the P&L's bits), each step in place over all paths,
+        with no temporaries beyond one row.
         """
         n = self.n
+        out = np.zeros((len(_BOOK_FIELDS), n))
+        out[1] = self.stock
         lines = list(self.lines.values())
-        terms = np.zeros((len(lines) + 1, len(_BOOK_FIELDS), n))
-        terms[0, 1] = self.stock
         if lines:
-            units = self.memo.units(event, lines)
-            unit = np.array([[getattr(u, f) for f in _BOOK_FIELDS] for u in units])
-            qty = np.array([ln.qty for ln in lines])
-            np.multiply(qty[:, None, :], unit, out=terms[1:])
-        value, delta, gamma, vega, theta = np.add.reduce(terms, axis=0)
+            tmp = np.empty(n)
+            mul, add = np.multiply, np.add
+            for ln, u in zip(lines, self.memo.units(event, lines), strict=True):
+                for row, field in zip(out, _BOOK_FIELDS, strict=True):
+                    add(row, mul(ln.qty, getattr(u, field), out=tmp), out=row)
+        value, delta, gamma, vega, theta = out
         return BookGreeks(value, delta, gamma, vega, theta)
 
     def wealth(self, event: MarketEvent, book: BookGreeks) -> np.ndarray:
