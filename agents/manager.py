@@ -446,7 +446,12 @@ class RiskManager:
             if isinstance(model, BSMModel):
                 book = dict(self._running)
                 hedge = {
-                    q.instrument: {"delta": q.delta, "gamma": q.gamma, "vega": q.vega, "theta": q.theta}
+                    q.instrument: {
+                        "delta": q.delta,
+                        "gamma": q.gamma,
+                        "vega": q.vega,
+                        "theta": q.theta,
+                    }
                     for q in market.quotes
                 }
                 self._by_model[key], self._hedge_by_model[key] = book, hedge
@@ -468,8 +473,12 @@ class RiskManager:
                         "theta": zero,
                     }
                 else:
-                    ln = OptionLine(q.instrument, q.contract, q.is_call, q.expiry, q.strike, _NO_QTY)
-                    hedge[q.instrument] = memo.model_units(key, market, ln, _model_fn(model, market, ln))
+                    ln = OptionLine(
+                        q.instrument, q.contract, q.is_call, q.expiry, q.strike, _NO_QTY
+                    )
+                    hedge[q.instrument] = memo.model_units(
+                        key, market, ln, _model_fn(model, market, ln)
+                    )
             self._by_model[key], self._hedge_by_model[key] = book, hedge
 
     def _turn(self) -> AgentTurn:

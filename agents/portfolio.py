@@ -190,7 +190,9 @@ class QuoteMemo:
         if spot.shape[0] == 1 or len(lines) == 1:
             out = []
             for ln, iv in zip(lines, ivs, strict=True):
-                g = bsm_greeks(spot, ln.strike, ln.expiry - t, iv, event.rate, event.div, ln.is_call)
+                g = bsm_greeks(
+                    spot, ln.strike, ln.expiry - t, iv, event.rate, event.div, ln.is_call
+                )
                 out.append(UnitQuote(iv, g.price, g.delta, g.gamma, g.vega, g.theta))
             return out
         # Stacked: [m, n] strikes and vols, [m, 1] expiries and call flags.

@@ -63,7 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local Ray)")
     run.add_argument("--shards", type=int, help="split the paths into K shards")
     run.add_argument(
-        "--placement", choices=("per-agent", "fused"), help="Ray placement of components"
+        "--placement",
+        choices=("per-agent", "fused"),
+        help="Ray placement of components (default: the scenario's; on a Ray this run "
+        "starts itself, fused shards, one per CPU)",
     )
     run.add_argument("--out", type=Path, help="output folder (default runs/<scenario>-<time>)")
     run.add_argument(
@@ -213,6 +216,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``gammaray run``."""
     log = get_logger()
     scenario = resolve_scenario(args)
+    if args.runtime == "ray" and args.placement is None and args.shards is None and not args.record:
+        from orchestration._layout import default_layout
+
+        layout = default_layout(scenario, args.address)
+        if layout is not None:
+            scenario = apply_overrides(scenario, [f"placement={layout[0]}", f"shards={layout[1]}"])
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out if args.out is not None else Path("runs") / f"{scenario.name}-{stamp}"
     if out.exists() and not out.is_dir():
