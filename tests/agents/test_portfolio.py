@@ -158,8 +158,8 @@ def test_shared_memo_prices_each_contract_once_with_the_private_bits(
     assert calls == [3 * n]
 
 
-def test_stacked_pricing_equals_one_call_per_contract_bit_for_bit() -> None:
-    n = 50
+@pytest.mark.parametrize("n", [1, 50, 300])
+def test_stacked_pricing_equals_one_call_per_contract_bit_for_bit(n: int) -> None:
     p = _book(n)
     ev = _event(np.linspace(80, 120, n), time=0.02, rate=0.03, div=0.01)
     units = p.line_greeks(ev)
