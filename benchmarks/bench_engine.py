@@ -84,7 +84,7 @@ def run(quick: bool = False, paths: list[int] | None = None, days: float = 20.0)
     return rows
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--paths", type=int, nargs="+", default=[10_000, 100_000])
     p.add_argument("--days", type=float, default=20.0)
@@ -102,7 +102,11 @@ def main(argv: list[str] | None = None) -> None:
         same = "" if "same_bits" not in r else str(r["same_bits"])
         print(f"{r['name']:42s} {r['value']:14,.0f} {r['seconds']:9.2f} {ratio:>11s} {same}")
     ray.shutdown()
+    if not all(r.get("same_bits", True) for r in rows):
+        print("FAIL: a Ray layout did not reproduce the in-process P&L bits")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -80,7 +80,9 @@ def scenario(n_paths: int, cost_bps: float, seed: int = 0) -> Scenario:
             "delta": HedgeConfig(
                 agents=(AgentSpec(cls="delta", config={"target": 0.0}),),
                 # a zero delta band: the hedger trades to delta-neutral every day
-                manager=ManagerConfig(budget=1.0, weights={"delta": 0.0, "gamma": 0.0, "vega": 0.0}),
+                manager=ManagerConfig(
+                    budget=1.0, weights={"delta": 0.0, "gamma": 0.0, "vega": 0.0}
+                ),
             )
         },
     )
