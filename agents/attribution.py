@@ -84,7 +84,7 @@ class PnLAttribution:
             ln = portfolio.lines.get(key)
             if ln is None:
                 continue
-            iv1 = portfolio.quote_line(key, market).iv  # the surface's vol, memoised
+            iv1 = portfolio.memo.unit(market, ln).iv  # the surface's vol, memoised
             out += qty * vega * (iv1 - iv0)
         return out
 

@@ -157,6 +157,14 @@ class QuoteMemo:
                 return unit
         return None
 
+    def unit(self, event: MarketEvent, line: OptionLine) -> UnitQuote:
+        """The BSM quote per unit of one contract at ``event`` (see :meth:`units`)."""
+        if event is self._event:
+            found = self._find(self._bsm.get((line.expiry, line.is_call)), line)
+            if found is not None:
+                return found  # type: ignore[no-any-return]
+        return self.units(event, (line,))[0]
+
     def units(self, event: MarketEvent, lines: Sequence[OptionLine]) -> list[UnitQuote]:
         """BSM quotes per unit of ``lines`` at ``event``, at the surface's vols.
 
@@ -334,7 +342,7 @@ class Portfolio:
             event: The market event to quote at.
         """
         ln = self.lines[contract]
-        u = self.memo.units(event, (ln,))[0]
+        u = self.memo.unit(event, ln)
         return InstrumentQuote(
             ln.instrument,
             ln.contract,
