@@ -476,9 +476,8 @@ class RiskManager:
                     ln = OptionLine(
                         q.instrument, q.contract, q.is_call, q.expiry, q.strike, _NO_QTY
                     )
-                    hedge[q.instrument] = memo.model_units(
-                        key, market, ln, _model_fn(model, market, ln)
-                    )
+                    unit = memo.model_units(key, market, ln, _model_fn(model, market, ln))
+                    hedge[q.instrument] = dict(unit)  # the view's own dict
             self._by_model[key], self._hedge_by_model[key] = book, hedge
 
     def _turn(self) -> AgentTurn:

@@ -27,9 +27,9 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repo root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from orchestration import load_scenario, run_local  # noqa: E402
+from orchestration import load_scenario, run_local
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -44,11 +44,11 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repo root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from agents import BookPosition, ManagerConfig  # noqa: E402
-from market import CostModel, InstrumentSpec, MarketConfig, SurfaceConfig  # noqa: E402
-from orchestration import AgentSpec, HedgeConfig, Scenario, run_local  # noqa: E402
+from agents import BookPosition, ManagerConfig
+from market import CostModel, InstrumentSpec, MarketConfig, SurfaceConfig
+from orchestration import AgentSpec, HedgeConfig, Scenario, run_local
 
 #: Costs on the underlying, basis points of the traded notional.
 COSTS_BPS = (0.0, 10.0, 100.0)
