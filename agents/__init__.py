@@ -11,7 +11,7 @@ from agents.gamma import GammaHedger, GammaHedgerConfig
 from agents.manager import RiskManager
 from agents.manager_config import ConfigResult, ManagerConfig, cascade_order
 from agents.monitor import ModelMonitor, MonitorConfig
-from agents.portfolio import BookGreeks, OptionLine, Portfolio
+from agents.portfolio import BookGreeks, OptionLine, Portfolio, QuoteMemo, UnitQuote
 from agents.vega import VegaHedger, VegaHedgerConfig
 
 #: Short names a scenario may use instead of a dotted path.
@@ -42,8 +42,10 @@ __all__ = [
     "MonitorConfig",
     "OptionLine",
     "Portfolio",
+    "QuoteMemo",
     "RiskManager",
     "StaticAllocation",
+    "UnitQuote",
     "VegaHedger",
     "VegaHedgerConfig",
     "cascade_order",

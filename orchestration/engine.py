@@ -31,8 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from agents import Agent, ConfigResult, RiskManager, cascade_order
-from agents.portfolio import QuoteMemo
+from agents import Agent, ConfigResult, QuoteMemo, RiskManager, cascade_order
 from market._rng import BLOCK_SIZE, BlockRNG
 from market.simulator import MarketSimulator
 from orchestration.config import Scenario
