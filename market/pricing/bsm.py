@@ -66,6 +66,15 @@ caller splits its arrays (pieces of more than one element), the same inputs
 give bit-identical outputs, and each greek function returns exactly the
 corresponding field of :func:`bsm_greeks`. Results agree with the textbook
 formulas evaluated separately to about 1e-14 relative.
+
+A single option (every argument of size 1, the simulator's one-path case)
+skips the array machinery: the same operations in the same order on Python
+floats, with numpy's own ``log``/``exp`` and scipy's ``ndtr`` (``math.log``
+and ``math.exp`` round differently from numpy's SIMD loops), ~6 µs instead of
+~80 µs a call and bit-identical to the option evaluated inside an array
+(tested); edge cases (expired, zero vol, spot or strike, NaN) take the
+general path. So a caller may split its arrays anywhere, single elements
+included.
 """
 
 from __future__ import annotations
