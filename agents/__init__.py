@@ -23,7 +23,7 @@ from agents.gamma import GammaHedger, GammaHedgerConfig
 from agents.manager import RiskManager
 from agents.manager_config import ConfigResult, ManagerConfig, cascade_order
 from agents.monitor import ModelMonitor, MonitorConfig
-from agents.portfolio import BookGreeks, OptionLine, Portfolio
+from agents.portfolio import BookGreeks, OptionLine, Portfolio, QuoteMemo, UnitQuote
 from agents.vega import VegaHedger, VegaHedgerConfig
 
 #: Short names a scenario may use instead of a dotted path.
@@ -59,10 +59,12 @@ __all__ = [
     "OnRelease",
     "OptionLine",
     "Portfolio",
+    "QuoteMemo",
     "RiskManager",
     "Schedule",
     "SpotMove",
     "StaticAllocation",
+    "UnitQuote",
     "VegaHedger",
     "VegaHedgerConfig",
     "cascade_order",

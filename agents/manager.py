@@ -38,7 +38,7 @@ from agents.book import BookFlow, BookKeeper, BookPosition
 from agents.manager_config import ConfigResult, ManagerConfig
 from agents.models import MODEL_GREEKS, BSMModel, PricingModel, model_greeks
 from agents.monitor import ModelMonitor
-from agents.portfolio import Portfolio
+from agents.portfolio import OptionLine, Portfolio, QuoteMemo
 from market._rng import BlockRNG
 from market.clock import CLOCK_TOL, minutes_to_years
 from market.events import (
@@ -52,6 +52,23 @@ from market.events import (
 from market.execution import CostModel, event_multiplier, fill_order
 
 _MODEL: TypeAdapter[PricingModel] = TypeAdapter(PricingModel)
+#: Numbers the per-step series buffer holds (five per path and step) before
+#: its percentiles are taken.
+SERIES_BUFFER_ELEMENTS = 1 << 20
+#: Most steps buffered at once.
+SERIES_MAX_ROWS = 4096
+#: Paths the per-step greek percentiles are taken over, at most (an evenly
+#: strided sample beyond it; exact below).
+SERIES_SAMPLE_PATHS = 2048
+
+
+#: Quantity of a stand-in line (only its terms are used).
+_NO_QTY = np.zeros(0)
+
+
+def _model_fn(model: PricingModel, market: MarketEvent, ln: OptionLine) -> Any:
+    """The deferred :func:`model_greeks` call of one contract."""
+    return lambda: model_greeks(model, market, ln.strike, ln.expiry, ln.is_call)
 
 
 class RiskManager:
@@ -74,6 +91,9 @@ class RiskManager:
             or ``("band", greek)`` (absent = due on every path).
         slippage_minutes: Length of the window after the first release over
             which the slippage is measured, minutes (None = not measured).
+        memo: Per-event quote memo shared with the other configurations of
+            the run in this process (their books hold the same contracts);
+            a private one when None.
     """
 
     def __init__(
@@ -90,6 +110,7 @@ class RiskManager:
         latencies: dict[str, float] | None = None,
         triggers: dict[str, tuple[str, Any]] | None = None,
         slippage_minutes: float | None = None,
+        memo: QuoteMemo | None = None,
     ) -> None:
         self.config = config
         self.slippage_minutes = slippage_minutes
@@ -106,7 +127,7 @@ class RiskManager:
         self.costs = dict(costs or {})
         self.cascade = list(cascade)
         self.year_days = year_days
-        self.portfolio = Portfolio(n_paths)
+        self.portfolio = Portfolio(n_paths, memo)
         self.models: dict[str, PricingModel] = {
             a: m for a, m in (models or {}).items() if not isinstance(m, BSMModel)
         }
@@ -115,7 +136,12 @@ class RiskManager:
         self.keeper = BookKeeper(self.portfolio, book, year_days, self.costs, no_roll, flow)
         self.attribution = PnLAttribution(n_paths)
         self.monitor = ModelMonitor(config.monitor) if config.monitor is not None else None
-        self.series: list[dict[str, float]] = []
+        self._series: list[dict[str, float]] = []
+        self._series_buf: np.ndarray | None = None
+        self._series_meta: list[
+            tuple[float, float, tuple[float, ...], tuple[float, float, float] | None]
+        ] = []
+        self._model_keys: dict[Any, str] = {}
         self._wealth = np.zeros(n_paths)
         self.breaches = np.zeros(n_paths, dtype=np.int64)
         self.rejected = np.zeros(n_paths, dtype=np.int64)
@@ -362,7 +388,7 @@ class RiskManager:
         self.attribution.after_trades(
             self.portfolio, market, self._running, self._wealth - step_cost
         )
-        self.series.append(self._series_row(market, loss))
+        self._series_add(market, loss)
 
     def take_fills(self) -> dict[str, list[Fill]]:
         """The last step's fills per agent, not yet handed out (then cleared)."""
@@ -422,17 +448,99 @@ class RiskManager:
             slippage=self.slippage.copy() if self.slippage_minutes is not None else np.zeros(0),
         )
 
-    def _series_row(self, market: MarketEvent, loss: np.ndarray) -> dict[str, float]:
-        """Per-step summary across paths of the post-trade book (for reports)."""
-        row = {"step": float(market.step), "time": market.time}
-        for g in GREEKS:
-            q = np.percentile(self._running[g], (5, 50, 95))
-            row.update({f"{g}_p5": q[0], f"{g}_p50": q[1], f"{g}_p95": q[2]})
-        row["budget_usage"] = float(np.mean(loss) / self.config.budget)
-        row["breach_rate"] = float(np.mean(loss > self.config.budget))
-        row.update({f"scale_{g}": self.scales[g] for g in GREEKS})
-        row["pnl_mean"] = float(np.mean(self._wealth))
-        return {k: float(v) for k, v in row.items()}
+    @property
+    def series(self) -> list[dict[str, float]]:
+        """Per-step summaries across paths of the post-trade book (for reports).
+
+        One dict per settled step: ``step``, ``time``, the 5th/50th/95th
+        percentiles of delta, gamma and vega, ``budget_usage`` (mean stressed
+        loss / budget), ``breach_rate``, the budget ``scale_*`` and
+        ``pnl_mean`` (pre-trade wealth).
+        """
+        self._flush_series()
+        return self._series
+
+    @series.setter
+    def series(self, rows: list[dict[str, float]]) -> None:
+        self._series = list(rows)
+        self._series_buf, self._series_meta = None, []
+
+    def _series_add(self, market: MarketEvent, loss: np.ndarray) -> None:
+        """Keep this step's summary inputs; the summaries are taken in batches.
+
+        The post-trade delta, gamma and vega (and, on up to
+        :data:`SERIES_SAMPLE_PATHS` paths, the stressed loss and wealth) are
+        copied into a buffer of up to :data:`SERIES_BUFFER_ELEMENTS` numbers;
+        when it is full (and whenever :attr:`series` is read) one vectorised
+        pass takes the percentiles and means of every buffered step -- the
+        same numbers, bit for bit, as one pass per step, at a fraction of the
+        fixed cost. On more paths than :data:`SERIES_SAMPLE_PATHS` the greek
+        percentiles are those of an evenly strided sample of paths (``0, s,
+        2s, ...`` with ``s = ceil(n / SERIES_SAMPLE_PATHS)``, at least
+        ``SERIES_SAMPLE_PATHS / 2`` paths): an exact percentile is an
+        O(n) selection costing about as much as the step's pricing, for a
+        plotted band. The means (budget usage, breach rate, P&L) always use
+        every path.
+        """
+        n = loss.shape[0]
+        stride = -(-n // SERIES_SAMPLE_PATHS)
+        exact = stride == 1
+        buf = self._series_buf
+        if buf is None:
+            width, m = (5, n) if exact else (3, len(range(0, n, stride)))
+            rows = max(1, min(SERIES_MAX_ROWS, SERIES_BUFFER_ELEMENTS // (width * m)))
+            buf = self._series_buf = np.empty((rows, width, m))
+        i = len(self._series_meta)
+        r = self._running
+        means: tuple[float, float, float] | None = None
+        if exact:
+            buf[i, 0], buf[i, 1], buf[i, 2] = r["delta"], r["gamma"], r["vega"]
+            buf[i, 3], buf[i, 4] = loss, self._wealth
+        else:
+            buf[i, 0] = r["delta"][::stride]
+            buf[i, 1] = r["gamma"][::stride]
+            buf[i, 2] = r["vega"][::stride]
+            budget = self.config.budget
+            means = (
+                float(np.mean(loss) / budget),
+                float(np.mean(loss > budget)),
+                float(np.mean(self._wealth)),
+            )
+        scales = tuple(self.scales[g] for g in GREEKS)
+        self._series_meta.append((float(market.step), market.time, scales, means))
+        if i + 1 == buf.shape[0]:
+            self._flush_series()
+
+    def _flush_series(self) -> None:
+        meta = self._series_meta
+        if not meta:
+            return
+        k, budget = len(meta), self.config.budget
+        buf = self._series_buf
+        assert buf is not None
+        # The buffer is scratch: let the selection work in place.
+        q = np.percentile(buf[:k, :3], (5, 50, 95), axis=-1, overwrite_input=True)
+        if buf.shape[1] == 5:
+            usage = np.mean(buf[:k, 3], axis=-1) / budget
+            breach = np.mean(buf[:k, 3] > budget, axis=-1)
+            pnl = np.mean(buf[:k, 4], axis=-1)
+        for i, (step, time, scales, means) in enumerate(meta):
+            row = {"step": step, "time": float(time)}
+            for j, g in enumerate(GREEKS):
+                row.update(
+                    {
+                        f"{g}_p5": float(q[0, i, j]),
+                        f"{g}_p50": float(q[1, i, j]),
+                        f"{g}_p95": float(q[2, i, j]),
+                    }
+                )
+            if means is None:
+                means = (float(usage[i]), float(breach[i]), float(pnl[i]))
+            row["budget_usage"], row["breach_rate"] = means[0], means[1]
+            row.update({f"scale_{g}": float(x) for g, x in zip(GREEKS, scales, strict=True)})
+            row["pnl_mean"] = means[2]
+            self._series.append(row)
+        self._series_meta = []
 
     # ------------------------------------------------------------- helpers
     def _loss(self, greeks: dict[str, np.ndarray]) -> np.ndarray:
@@ -440,31 +548,63 @@ class RiskManager:
             greeks["delta"], greeks["gamma"], greeks["vega"], self._ds, self.config.stress_vol
         )
 
+    def _model_key(self, model: PricingModel) -> str:
+        key = self._model_keys.get(model)
+        if key is None:
+            key = self._model_keys[model] = model.model_dump_json()
+        return key
+
     def _model_greeks(self, market: MarketEvent) -> None:
-        """Book and listed-instrument greeks under each agent model in use."""
+        """Book and listed-instrument greeks under each agent model in use.
+
+        BSM (a monitor's ``switch_model``) reuses what is already computed:
+        the book's greeks from :meth:`begin_step` and the quotes' own greeks.
+        Another model's per-unit greeks come from the shared quote memo, so a
+        contract is priced once per step and model, whatever the number of
+        configurations holding it.
+        """
         self._by_model, self._hedge_by_model = {}, {}
+        memo = self.portfolio.memo
+        n = market.n_paths
         for model in self.models.values():
-            key = model.model_dump_json()
+            key = self._model_key(model)
             if key in self._by_model:
                 continue
-            book = {g: np.zeros(market.n_paths) for g in MODEL_GREEKS}
+            if isinstance(model, BSMModel):
+                book = dict(self._running)
+                hedge = {
+                    q.instrument: {
+                        "delta": q.delta,
+                        "gamma": q.gamma,
+                        "vega": q.vega,
+                        "theta": q.theta,
+                    }
+                    for q in market.quotes
+                }
+                self._by_model[key], self._hedge_by_model[key] = book, hedge
+                continue
+            book = {g: np.zeros(n) for g in MODEL_GREEKS}
             book["delta"] = self.portfolio.stock.copy()
             for ln in self.portfolio.lines.values():
-                unit = model_greeks(model, market, ln.strike, ln.expiry, ln.is_call)
+                unit = memo.model_units(key, market, ln, _model_fn(model, market, ln))
                 for g in MODEL_GREEKS:
                     book[g] = book[g] + ln.qty * unit[g]
             hedge = {}
             for q in market.quotes:
                 if q.kind == "underlying":
-                    zero = np.zeros(market.n_paths)
+                    zero = np.zeros(n)
                     hedge[q.instrument] = {
-                        "delta": np.ones(market.n_paths),
+                        "delta": np.ones(n),
                         "gamma": zero,
                         "vega": zero,
                         "theta": zero,
                     }
                 else:
-                    hedge[q.instrument] = model_greeks(model, market, q.strike, q.expiry, q.is_call)
+                    ln = OptionLine(
+                        q.instrument, q.contract, q.is_call, q.expiry, q.strike, _NO_QTY
+                    )
+                    unit = memo.model_units(key, market, ln, _model_fn(model, market, ln))
+                    hedge[q.instrument] = dict(unit)  # the view's own dict
             self._by_model[key], self._hedge_by_model[key] = book, hedge
 
     def _turn(self) -> AgentTurn:
@@ -474,7 +614,7 @@ class RiskManager:
         active = self._active
         nxt = active[len(self._submitted)] if len(self._submitted) < len(active) else None
         if nxt in self.models:
-            key = self.models[nxt].model_dump_json()
+            key = self._model_key(self.models[nxt])
             r, model, hedge = self._by_model[key], self.models[nxt].kind, self._hedge_by_model[key]
         pending = self._inflight_greeks(market, hedge)
         if pending is not None:

@@ -139,6 +139,7 @@ def run(quick: bool = False, n: int | None = None, repeat: int | None = None) ->
         (f"bsm_greeks, scalar tau/rate/div/is_call, n={small:.0e} per call", small, True),
     ]
     rows = []
+    rows.append(_one_option_row(repeat))
     for name, size, scalar_params in cases:
         x = make_inputs(size, scalar_params)
         args = (x["spot"], x["strike"], x["tau"], x["vol"], x["rate"], x["div"], x["is_call"])
@@ -161,6 +162,56 @@ def run(quick: bool = False, n: int | None = None, repeat: int | None = None) ->
             }
         )
     return rows
+
+
+def _one_option_row(repeat: int) -> dict[str, Any]:
+    """One option per call (the simulator's one-path case): the scalar fast path.
+
+    ``value``/``baseline`` are thousands of calls per second; ``check`` the
+    largest relative difference to the naive formulas, and the result must
+    also equal, bit for bit, the same option evaluated inside an array.
+    """
+    x = make_inputs(200, scalar_params=False, seed=3)
+    calls = 200
+    one = [
+        (float(x["spot"][i]), float(x["strike"][i]), float(x["tau"][i]), float(x["vol"][i]))
+        for i in range(calls)
+    ]
+    arr = bsm_greeks(x["spot"], x["strike"], x["tau"], x["vol"], 0.03, 0.01, True)
+    best_b = best_c = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for s, k, t, v in one:
+            naive_greeks(s, k, t, v, 0.03, 0.01, True)
+        t1 = time.perf_counter()
+        for s, k, t, v in one:
+            bsm_greeks(s, k, t, v, 0.03, 0.01, True)
+        t2 = time.perf_counter()
+        best_b, best_c = min(best_b, (t1 - t0) / calls), min(best_c, (t2 - t1) / calls)
+    check = 0.0
+    bits = True
+    for i, (s, k, t, v) in enumerate(one[:64]):
+        g = bsm_greeks(s, k, t, v, 0.03, 0.01, True)
+        ref = naive_greeks(s, k, t, v, 0.03, 0.01, True)
+        check = max(
+            check,
+            _max_rel_diff(tuple(np.atleast_1d(r) for r in ref), tuple(np.atleast_1d(f) for f in g)),
+        )
+        bits &= all(getattr(g, f).tobytes() == getattr(arr, f)[i].tobytes() for f in g._fields)
+    return {
+        "name": "bsm_greeks, one option per call (µs per call: "
+        f"{best_c * 1e6:.1f} vs naive {best_b * 1e6:.1f})",
+        "value": round(1e-3 / best_c, 2),
+        "unit": "kcalls/s",
+        "baseline": round(1e-3 / best_b, 2),
+        "ratio": round(best_b / best_c, 2),
+        "n": 1,
+        "check": check if bits else float("inf"),
+    }
+
+
+#: Largest relative difference to the baseline that passes the check.
+CHECK_TOLERANCE = 1e-10
 
 
 def machine_info() -> dict[str, str]:
@@ -204,9 +255,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'case':<{w}}  {'naive numpy':>12}  {'bsm_greeks':>11}  {'ratio':>6}  max rel diff")
     for r in rows:
         print(
-            f"{r['name']:<{w}}  {r['baseline']:>8.2f} {UNIT}  {r['value']:>7.2f} {UNIT}"
+            f"{r['name']:<{w}}  {r['baseline']:>8.2f} {r['unit']}  {r['value']:>7.2f} {r['unit']}"
             f"  {r['ratio']:>5.2f}x  {r['check']:.1e}"
         )
+    bad = [r["name"] for r in rows if not r["check"] <= CHECK_TOLERANCE]
+    if bad:
+        print(f"FAIL: results differ from the baseline by more than {CHECK_TOLERANCE:g}: {bad}")
+        return 1
     return 0
 
 

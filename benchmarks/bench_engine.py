@@ -9,6 +9,10 @@ scenario's five configurations all count). Three layouts, same bits:
 * ``ray fused x2``: two shards, one actor each running all of its shard's
   components in-process (one CPU each).
 
+Once ``scenarios/cpi_intraday.py`` exists it is measured too (10,000 paths,
+in-process and fused on 2 shards). The script fails (exit 1) when any Ray
+layout does not reproduce the in-process P&L bits.
+
 Ray's time is reported ``steady`` (actors already up, from the first step to
 the result) and ``total`` (with actor start-up).
 
@@ -22,6 +26,7 @@ import os
 import platform
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +34,10 @@ import ray
 
 from orchestration import load_scenario, run_local
 from orchestration.ray_runtime import RayRun, ship_user_modules
+
+ROOT = Path(__file__).resolve().parents[1]
+#: (label, placement, shards) of the Ray layouts measured.
+LAYOUTS = (("per-agent", "per-agent", 1), ("fused x2", "fused", 2))
 
 
 def _ray_run(scenario: Any, placement: str, shards: int) -> tuple[float, float, dict[str, Any]]:
@@ -50,16 +59,20 @@ def run(quick: bool = False, paths: list[int] | None = None, days: float = 20.0)
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     ship_user_modules()
     rows = []
-    for n in paths:
-        gap = f"market.gap.day={min(10.0, days / 2)}"  # the release inside the horizon
-        sc = load_scenario("macro_gap", [f"n_paths={n}", f"days={days}", gap])
+    gap = f"market.gap.day={min(10.0, days / 2)}"  # the release inside the horizon
+    cases = [("macro_gap", n, [f"days={days}", gap], LAYOUTS) for n in paths]
+    if (ROOT / "scenarios" / "cpi_intraday.py").is_file():  # issue 16's intraday scenario
+        cases.append(("cpi_intraday", 2000 if quick else 10_000, [], LAYOUTS[1:]))
+    for scenario_name, n, extra, layouts in cases:
+        sc = load_scenario(scenario_name, [f"n_paths={n}", *extra])
         work = n * sc.n_steps * len(sc.configs)
+        tag = "" if scenario_name == "macro_gap" else f"{scenario_name} "
         t = time.perf_counter()
         local = run_local(sc)
         t_local = time.perf_counter() - t
         rows.append(
             dict(
-                name=f"local {n:,} paths",
+                name=f"{tag}local {n:,} paths",
                 value=work / t_local,
                 unit="path-steps/s",
                 baseline=None,
@@ -67,16 +80,16 @@ def run(quick: bool = False, paths: list[int] | None = None, days: float = 20.0)
                 seconds=t_local,
             )
         )
-        for label, placement, shards in (("per-agent", "per-agent", 1), ("fused x2", "fused", 2)):
+        for label, placement, shards in layouts:
             total, steady, remote = _ray_run(sc, placement, shards)
             same = all(local[k].pnl.tobytes() == remote[k].pnl.tobytes() for k in sc.configs)
             for kind, secs in (("steady", steady), ("total", total)):
                 rows.append(
                     dict(
-                        name=f"ray {label} {n:,} paths ({kind})",
+                        name=f"{tag}ray {label} {n:,} paths ({kind})",
                         value=work / secs,
                         unit="path-steps/s",
-                        baseline=f"local {n:,} paths",
+                        baseline=f"{tag}local {n:,} paths",
                         ratio=secs / t_local,
                         seconds=secs,
                         same_bits=same,
@@ -85,7 +98,7 @@ def run(quick: bool = False, paths: list[int] | None = None, days: float = 20.0)
     return rows
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--paths", type=int, nargs="+", default=[10_000, 100_000])
     p.add_argument("--days", type=float, default=20.0)
@@ -103,7 +116,11 @@ def main(argv: list[str] | None = None) -> None:
         same = "" if "same_bits" not in r else str(r["same_bits"])
         print(f"{r['name']:42s} {r['value']:14,.0f} {r['seconds']:9.2f} {ratio:>11s} {same}")
     ray.shutdown()
+    if not all(r.get("same_bits", True) for r in rows):
+        print("FAIL: a Ray layout did not reproduce the in-process P&L bits")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

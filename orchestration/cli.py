@@ -85,7 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--shards", type=int, help="split the paths into K shards")
     run.add_argument(
-        "--placement", choices=("per-agent", "fused"), help="Ray placement of components"
+        "--placement",
+        choices=("per-agent", "fused"),
+        help="Ray placement of components (default: the scenario's; on a Ray this run "
+        "starts itself, fused shards, one per CPU)",
     )
     run.add_argument("--out", type=Path, help="output folder (default runs/<scenario>-<time>)")
     run.add_argument(
@@ -138,6 +141,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.deadline is not None and not 0 < args.deadline < float("inf"):
         raise UsageError(f"--deadline {args.deadline}: give a positive number of seconds")
     scenario = resolve_scenario(args)
+    if args.runtime == "ray" and args.placement is None and args.shards is None and not args.record:
+        from orchestration._layout import default_layout
+
+        layout = default_layout(scenario, args.address)
+        if layout is not None:
+            scenario = apply_overrides(scenario, [f"placement={layout[0]}", f"shards={layout[1]}"])
     if args.runtime == "ray":  # an unreachable cluster fails before anything is written
         from orchestration.ray_runtime import probe_address
 

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from agents import Agent, ConfigResult, RiskManager, cascade_order
+from agents import Agent, ConfigResult, QuoteMemo, RiskManager, cascade_order
 from market._rng import BLOCK_SIZE, BlockRNG
 from market.simulator import MarketSimulator
 from orchestration._agent_rng import agent_rng
@@ -213,6 +213,9 @@ def build_components(
     no_roll = frozenset(i.name for i in scenario.market.instruments if not i.roll)
     managers: dict[str, RiskManager] = {}
     agents: dict[str, list[tuple[str, Agent]]] = {}
+    # One quote memo for the shard: every configuration's book holds the same
+    # contracts, priced once per step (a pure cache of the current event).
+    memo = QuoteMemo()
     for cname, hc in scenario.configs.items():
         built = {
             spec.agent_name: spec.build(
@@ -239,6 +242,7 @@ def build_components(
             latencies,
             triggers,
             slippage,
+            memo=memo,
         )
         agents[cname] = [(n, built[n]) for n in order]
     return Components(market, managers, agents)

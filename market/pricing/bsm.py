@@ -66,6 +66,15 @@ caller splits its arrays (pieces of more than one element), the same inputs
 give bit-identical outputs, and each greek function returns exactly the
 corresponding field of :func:`bsm_greeks`. Results agree with the textbook
 formulas evaluated separately to about 1e-14 relative.
+
+A single option (every argument of size 1, the simulator's one-path case)
+skips the array machinery: the same operations in the same order on Python
+floats, with numpy's own ``log``/``exp`` and scipy's ``ndtr`` (``math.log``
+and ``math.exp`` round differently from numpy's SIMD loops), ~6 µs instead of
+~80 µs a call and bit-identical to the option evaluated inside an array
+(tested); edge cases (expired, zero vol, spot or strike, NaN) take the
+general path. So a caller may split its arrays anywhere, single elements
+included.
 """
 
 from __future__ import annotations
@@ -441,7 +450,17 @@ def _evaluate(
     is_call: npt.ArrayLike,
     fields: tuple[str, ...],
 ) -> list[FloatArray]:
-    """Validate, broadcast, run the chunked kernel, patch the edge cases."""
+    """Validate, broadcast, run the chunked kernel, patch the edge cases.
+
+    One option (every argument of size 1) takes :func:`_one_option`, the same
+    formulas on Python floats, when it is an interior case.
+    """
+    one = _one_option(spot, strike, tau, vol, rate, div, is_call)
+    if one is not None:
+        values, shape = one
+        # One buffer, a disjoint view per output (cheaper than len(fields) arrays).
+        buf = np.array([values[f] for f in fields])
+        return [buf[i : i + 1].reshape(shape) for i in range(len(fields))]
     s_arr = _as_float("spot", spot)
     k_arr = _as_float("strike", strike)
     t_arr = _as_float("tau", tau)
@@ -504,6 +523,105 @@ def _evaluate(
         if maybe_expired or maybe_degenerate:
             _patch_edges(S, K, T, V, R, Q, W, C, out, n, maybe_expired, maybe_degenerate)
     return [out[f].reshape(shape) for f in fields]
+
+
+def _size1(x: object) -> tuple[float, tuple[int, ...]] | None:
+    """``(value, shape)`` of a real scalar or a size-1 float64 array, else None."""
+    t = type(x)
+    if t is float:
+        return x, ()  # type: ignore[return-value]
+    if t is np.ndarray:
+        a: FloatArray = x  # type: ignore[assignment]
+        if a.size == 1 and a.dtype == np.float64:
+            return float(a.reshape(())), a.shape
+        return None
+    if t is int or t is np.float64:
+        return float(x), ()  # type: ignore[arg-type]
+    return None
+
+
+#: Largest ``|rate * tau|`` and ``|div * tau|`` the one-option path takes
+#: (beyond it ``exp`` may overflow; the general path handles it quietly).
+_ONE_MAX_EXPONENT = 700.0
+
+
+def _one_option(
+    spot: object,
+    strike: object,
+    tau: object,
+    vol: object,
+    rate: object,
+    div: object,
+    is_call: object,
+) -> tuple[dict[str, float], tuple[int, ...]] | None:
+    """The six outputs of one interior option on Python floats, or None.
+
+    The fast path for a single option (~10x less fixed cost than the array
+    kernel). It performs the very operations of :func:`_kernel` in the same
+    order: ``+ - * /`` and ``sqrt`` are IEEE-exact in Python as in numpy, and
+    ``log``, ``exp`` and ``ndtr`` are the numpy/scipy ufuncs themselves
+    (``math.exp`` and ``math.log`` round differently from numpy's SIMD loops),
+    so every output is bit-identical to the array path (tested). Returns None
+    -- the caller takes the general path -- for anything else: an argument
+    with more than one element or another dtype, a negative, zero or NaN
+    spot/strike/vol, an expired option, an ``is_call`` that is not a plain
+    bool, exponents that may overflow, or a division by zero on the way.
+    """
+    if type(is_call) is bool:
+        call = is_call
+    elif type(is_call) is np.bool_:
+        call = bool(is_call)
+    else:
+        return None
+    args = []
+    shape: tuple[int, ...] = ()
+    for x in (spot, strike, tau, vol, rate, div):
+        got = _size1(x)
+        if got is None:
+            return None
+        args.append(got[0])
+        if len(got[1]) > len(shape):
+            shape = got[1]
+    S, K, T, V, R, Q = args
+    # Interior only: edge cases and NaN go through the general path.
+    if not (S > 0.0 and K > 0.0 and V > 0.0 and T > 0.0 and R == R and Q == Q):
+        return None
+    rt = R * T
+    qt = Q * T
+    if abs(rt) > _ONE_MAX_EXPONENT or abs(qt) > _ONE_MAX_EXPONENT:
+        return None
+    try:
+        sqt = math.sqrt(T)  # correctly rounded, as np.sqrt
+        v = V * sqt
+        hv = 0.5 * v
+        carry = rt - qt
+        m = float(np.log(S / K))
+        m = (m + carry) / v
+        d1 = m + hv
+        d2 = m - hv
+        dq = float(np.exp(-qt))
+        dr = float(np.exp(-rt))
+        w = 1.0 if call else -1.0
+        n1 = float(ndtr(d1 if call else -d1))
+        n2 = float(ndtr(d2 if call else -d2))
+        sdq = S * dq
+        e = float(np.exp(-0.5 * (d1 * d1))) * _INV_SQRT_2PI
+        g = sdq * e
+        big_a = sdq * n1
+        big_b = (K * dr) * n2
+        gamma = g / ((S * v) * S)
+        theta = w * (Q * big_a - R * big_b) - g * (hv / T)
+    except ZeroDivisionError:
+        return None
+    values = {
+        "price": w * (big_a - big_b),
+        "delta": w * (dq * n1),
+        "gamma": gamma,
+        "vega": g * sqt,
+        "theta": theta,
+        "rho": w * (T * big_b),
+    }
+    return values, shape
 
 
 def _sign(is_call: npt.NDArray[np.bool_], buf: FloatArray) -> FloatArray:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.portfolio import OptionLine, Portfolio
+from agents.portfolio import BookGreeks, OptionLine, Portfolio, QuoteMemo
 from market.events import Fill, InstrumentQuote, MarketEvent
 from market.pricing import bsm_greeks
-from market.surface import SurfaceState
+from market.surface import SurfaceState, implied_vol
 
 
 def _event(spot: np.ndarray, time: float = 0.0, rate: float = 0.0, div: float = 0.0) -> MarketEvent:
@@ -111,3 +111,105 @@ def test_snapshot_restore_round_trip() -> None:
     ev = _event(np.full(8, 100.0), time=0.02)
     np.testing.assert_array_equal(p.greeks(ev).gamma, q.greeks(ev).gamma)
     np.testing.assert_array_equal(p.cash, q.cash)
+
+
+# --------------------------------------------------------------------------- the quote memo
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the options priced through the portfolio's bsm_greeks calls."""
+    import agents.portfolio as pf
+
+    calls: list[int] = []
+    real = pf.bsm_greeks
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        g = real(*args, **kwargs)
+        calls.append(int(np.size(g.price)))
+        return g
+
+    monkeypatch.setattr(pf, "bsm_greeks", counted)
+    return calls
+
+
+def test_shared_memo_prices_each_contract_once_with_the_private_bits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    n = 64
+    ev = _event(np.linspace(85, 115, n), time=0.01)
+    private = [_book(n), _book(n)]  # equal contracts, separate strike arrays
+    alone = [p.greeks(ev) for p in private]
+    memo = QuoteMemo()
+    shared = []
+    for p in (_book(n), _book(n)):
+        q = Portfolio(n, memo)
+        q.restore(p.snapshot())
+        shared.append(q)
+    calls = _counting(monkeypatch)
+    together = [p.greeks(ev) for p in shared]
+    assert calls == [3 * n]  # three contracts, priced once, in one stacked call
+    for a, b in zip(alone, together, strict=True):
+        for f in BookGreeks.__dataclass_fields__:
+            assert getattr(a, f).tobytes() == getattr(b, f).tobytes()
+    # the second book's lines now share the first's strike arrays (identity hits)
+    assert all(shared[0].lines[k].strike is shared[1].lines[k].strike for k in shared[0].lines)
+    # the attribution's re-quote of a line is a memo hit too
+    shared[1].quote_line("c1", ev)
+    assert calls == [3 * n]
+
+
+@pytest.mark.parametrize("n", [1, 50, 300])
+def test_stacked_pricing_equals_one_call_per_contract_bit_for_bit(n: int) -> None:
+    p = _book(n)
+    ev = _event(np.linspace(80, 120, n), time=0.02, rate=0.03, div=0.01)
+    units = p.line_greeks(ev)
+    for key, ln in p.lines.items():
+        iv = implied_vol(ev.surface, ev.spot, ln.strike, ev.time, ln.expiry)
+        g = bsm_greeks(ev.spot, ln.strike, ln.expiry - ev.time, iv, 0.03, 0.01, ln.is_call)
+        assert units[key].iv.tobytes() == iv.tobytes()
+        for f in ("price", "delta", "gamma", "vega", "theta"):
+            assert getattr(units[key], f).tobytes() == getattr(g, f).tobytes(), (key, f)
+    # and the book's greeks are the position-by-position sums, bit for bit
+    book = p.greeks(ev)
+    delta = p.stock.copy()
+    value = np.zeros(n)
+    for key, ln in p.lines.items():
+        delta += ln.qty * units[key].delta
+        value += ln.qty * units[key].price
+    assert book.delta.tobytes() == delta.tobytes()
+    assert book.value.tobytes() == value.tobytes()
+
+
+def test_listed_series_take_the_quotes_greeks(monkeypatch: pytest.MonkeyPatch) -> None:
+    n = 4
+    spot = np.full(n, 100.0)
+    strike = np.full(n, 101.0)
+    marks = [np.full(n, x) for x in (0.21, 3.0, 0.5, 0.04, 11.0, -7.0)]
+    quote = InstrumentQuote(
+        "opt", "opt@0", "option", True, 0.1, strike, *marks[1:2], marks[0], *marks[2:]
+    )
+    base = _event(spot)
+    ev = MarketEvent(0, "market", 0.0, spot, base.surface, (quote,), 0.0, 0.0)
+    p = Portfolio(n)
+    p.apply_fill(
+        Fill(0, "market", "a", "opt", "opt@0", np.ones(n), marks[1], marks[1], np.zeros(n)), quote
+    )
+    calls = _counting(monkeypatch)
+    g = p.greeks(ev)
+    assert calls == []  # nothing priced: the quote carries its greeks
+    np.testing.assert_array_equal(g.value, marks[1])
+    np.testing.assert_array_equal(g.gamma, marks[3])
+    assert p.quote_line("opt@0", ev).iv is marks[0]
+
+
+def test_memo_resets_when_the_event_changes() -> None:
+    n = 16
+    p = _book(n)
+    a = _event(np.full(n, 100.0), time=0.01)
+    b = _event(np.full(n, 104.0), time=0.01)
+    ga, gb = p.greeks(a), p.greeks(b)
+    assert not np.array_equal(ga.delta, gb.delta)
+    fresh = Portfolio(n)
+    fresh.restore(p.snapshot())
+    assert fresh.greeks(b).delta.tobytes() == gb.delta.tobytes()
+    assert p.greeks(a).delta.tobytes() == ga.delta.tobytes()  # back to a: recomputed

@@ -497,3 +497,48 @@ def test_thread_safe_scratch_buffers() -> None:
     for i, got in enumerate(parallel):
         for u, v in zip(serial[i % 4], got, strict=True):
             assert np.array_equal(u, v)
+
+
+# --------------------------------------------------------------------------- one-option fast path
+
+
+@pytest.mark.parametrize("form", ["python floats", "size-1 arrays", "numpy scalars"])
+def test_one_option_path_is_bit_identical_to_the_array_path(form: str) -> None:
+    """A single option (the simulator's one-path case) takes the scalar fast
+    path; every output equals, bit for bit, the same option inside an array."""
+    x = random_inputs(4000, seed=11, edges=True)
+    x["rate"][:50] = 0.0  # the simulator's usual zero rate and dividend
+    x["div"][:50] = 0.0
+    whole = bsm_greeks(**x)
+    taken = 0
+    for i in range(x["spot"].size):
+        args = {k: v[i] for k, v in x.items()}
+        if form == "python floats":
+            args = {k: (bool(v) if k == "is_call" else float(v)) for k, v in args.items()}
+        elif form == "size-1 arrays":
+            args = {k: (bool(v) if k == "is_call" else np.array([v])) for k, v in args.items()}
+        scalar_path = bsm_module._one_option(*args.values()) is not None
+        taken += scalar_path
+        one = bsm_greeks(**args)
+        for f in BSMGreeks._fields:
+            got = getattr(one, f)
+            assert got.dtype == np.float64
+            assert got.shape == ((1,) if form == "size-1 arrays" else ())
+            assert got.reshape(-1)[0].tobytes() == getattr(whole, f)[i].tobytes(), (f, i)
+    # the edge cases (~10%) take the general path, the interior ones the fast path
+    assert 0.85 * x["spot"].size < taken < x["spot"].size
+
+
+def test_one_option_path_falls_back_on_edges_and_bad_input() -> None:
+    assert bsm_module._one_option(100.0, 100.0, 0.0, 0.2, 0.0, 0.0, True) is None  # expired
+    assert bsm_module._one_option(100.0, 100.0, 0.5, 0.0, 0.0, 0.0, True) is None  # zero vol
+    assert bsm_module._one_option(math.nan, 100.0, 0.5, 0.2, 0.0, 0.0, True) is None
+    assert bsm_module._one_option(100.0, 100.0, 0.5, 0.2, 0.0, 0.0, np.array([True])) is None
+    assert bsm_module._one_option(np.ones(2), 100.0, 0.5, 0.2, 0.0, 0.0, True) is None
+    with pytest.raises(ValueError, match="spot must be non-negative"):
+        bsm_greeks(-1.0, 100.0, 0.5, 0.2)
+    # tiny vol times tiny tau underflows: the general path answers, quietly
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = bsm_greeks(100.0, 90.0, 1e-300, 1e-300)
+    assert float(g.price) == pytest.approx(10.0)
