@@ -14,7 +14,7 @@ from orchestration import load_scenario, run_local
 
 def _run_capturing(n: int, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[dict]]:
     """Run a short macro_gap; capture every step's post-trade inputs of the series."""
-    sc = load_scenario("macro_gap", [f"n_paths={n}", "days=3"])
+    sc = load_scenario("macro_gap", [f"n_paths={n}", "days=3", "market.gap.day=1"])
     seen: list[dict] = []
     real = RiskManager._series_add
 
@@ -66,7 +66,7 @@ def test_series_rows_are_the_per_step_numbers(n: int, monkeypatch: pytest.Monkey
 
 
 def test_series_survive_a_snapshot_mid_buffer() -> None:
-    sc = load_scenario("macro_gap", ["n_paths=300", "days=2"])
+    sc = load_scenario("macro_gap", ["n_paths=300", "days=2", "market.gap.day=1"])
     whole = run_local(sc)["event_aware"].series
     from orchestration.engine import build_components
 

@@ -46,7 +46,17 @@ def test_an_unreachable_address_is_one_line_exit_2_within_30_s(
     address: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "run"
-    args = ["run", "macro_gap", "--paths", "16", "--set", "days=2", "--no-progress"]
+    args = [
+        "run",
+        "macro_gap",
+        "--paths",
+        "16",
+        "--set",
+        "days=2",
+        "--set",
+        "market.gap.day=1",
+        "--no-progress",
+    ]
     start = time.monotonic()
     code = main([*args, "--runtime", "ray", "--address", address, "--out", str(out)])
     elapsed = time.monotonic() - start

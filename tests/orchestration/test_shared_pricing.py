@@ -8,7 +8,7 @@ from orchestration.metrics import pnl_sha256
 
 
 def test_each_configuration_alone_has_the_bits_it_has_with_the_others() -> None:
-    sc = load_scenario("macro_gap", ["n_paths=1100", "days=4"])
+    sc = load_scenario("macro_gap", ["n_paths=1100", "days=4", "market.gap.day=2"])
     together = run_local(sc)
     for name in ("delta_gamma", "event_aware"):
         alone = run_local(sc.model_copy(update={"configs": {name: sc.configs[name]}}))
@@ -20,7 +20,7 @@ def test_each_configuration_alone_has_the_bits_it_has_with_the_others() -> None:
 
 
 def test_one_memo_per_shard_and_none_shared_between_runs() -> None:
-    sc = load_scenario("macro_gap", ["n_paths=50", "days=1"])
+    sc = load_scenario("macro_gap", ["n_paths=50", "days=1", "market.gap.day=0.5"])
     a, b = build_components(sc), build_components(sc)
     memos_a = {id(m.portfolio.memo) for m in a.managers.values()}
     memos_b = {id(m.portfolio.memo) for m in b.managers.values()}
