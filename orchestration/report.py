@@ -127,11 +127,52 @@ def build_report(run_dir: Path) -> Path:
         "budget": _plot_budget(series, configs),
         "attribution": _plot_attribution(paths, configs),
     }
+    by_latency = config_latencies(summary)
+    if len(set(by_latency.values())) >= 2:
+        images["latency"] = _plot_latency(summary, by_latency)
     for name, png in images.items():
         atomic_write_bytes(run_dir / f"{name}.png", png)
     page = _html(summary, images)
     atomic_write_text(run_dir / "report.html", page)
     return run_dir / "report.html"
+
+
+def config_latencies(summary: dict[str, Any]) -> dict[str, float]:
+    """Each hedged configuration's reaction latency, seconds, from the run's scenario.
+
+    A configuration counts when all its agents share one ``latency`` (absent = 0);
+    unhedged configurations and mixed latencies are left out.
+    """
+    out: dict[str, float] = {}
+    configs = (summary.get("scenario_config") or {}).get("configs") or {}
+    for name, hc in configs.items():
+        agents = (hc or {}).get("agents") or []
+        lat = {float((a.get("config") or {}).get("latency", 0.0)) for a in agents}
+        if len(lat) == 1 and name in summary["configs"]:
+            out[name] = lat.pop()
+    return out
+
+
+def _plot_latency(summary: dict[str, Any], by_latency: dict[str, float]) -> bytes:
+    """P&L mean, CVaR95 and slippage against the hedgers' reaction latency (log axis)."""
+    names = sorted(by_latency, key=lambda n: by_latency[n])
+    x = np.array([max(by_latency[n], 1e-3) for n in names])
+    panels = [
+        ("pnl_mean", "P&L mean (currency units; profit +)"),
+        ("cvar_95", "CVaR95 (currency units; loss +)"),
+        ("slippage", "slippage vs pre-release mid (currency units)"),
+    ]
+    panels = [p for p in panels if all(p[0] in summary["configs"][n]["metrics"] for n in names)]
+    fig, axes = _figure(1, len(panels), (4.2 * len(panels), 3.6))
+    for ax, (key, label) in zip(axes[0], panels, strict=True):
+        y = [summary["configs"][n]["metrics"][key] for n in names]
+        ax.plot(x, y, marker="o")
+        ax.set_xscale("log")
+        ax.set_xlabel("reaction latency (s, log scale)")
+        ax.set_title(label, fontsize=9)
+        for xi, yi, n in zip(x, y, names, strict=True):
+            ax.annotate(n, (xi, yi), fontsize=7, textcoords="offset points", xytext=(3, 3))
+    return _png(fig)
 
 
 def _figure(rows: int = 1, cols: int = 1, size: tuple[float, float] = (9, 4)) -> Any:

@@ -61,3 +61,31 @@ def test_summary_json_carries_slippage_per_configuration(tmp_path: Path) -> None
     summary = json.loads((out / "summary.json").read_text())
     for name, cfg in summary["configs"].items():
         assert np.isfinite(cfg["metrics"]["slippage"]), name
+
+
+def test_the_report_plots_pnl_cvar_and_slippage_against_latency(tmp_path: Path) -> None:
+    from orchestration.cli import main
+    from orchestration.report import config_latencies
+
+    out = tmp_path / "run"
+    argv = ["run", "cpi_intraday", "--runtime", "local", "--no-progress"]
+    assert main([*argv, "--out", str(out), "--set", "n_paths=32", "--set", "days=3"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert config_latencies(summary) == {
+        "latency_0.1s": 0.1,
+        "latency_5s": 5.0,
+        "latency_60s": 60.0,
+        "latency_900s": 900.0,
+    }
+    png = (out / "latency.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    assert "<h2>latency</h2>" in (out / "report.html").read_text()
+
+
+def test_a_run_without_latencies_has_no_latency_plot(tmp_path: Path) -> None:
+    from orchestration.cli import main
+
+    out = tmp_path / "run"
+    argv = ["run", "macro_gap", "--runtime", "local", "--no-progress", "--paths", "32"]
+    assert main([*argv, "--out", str(out), "--set", "days=3", "--set", "market.gap.day=1"]) == 0
+    assert not (out / "latency.png").exists()
