@@ -256,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
             f"  {r['baseline']:>9.2f} {UNIT}  {r['loop_us_per_option']:>6.0f} us/opt"
             f"  {r['ratio']:>6.0f}x  {r['check']:.1e}"
         )
+    bad = [r["name"] for r in rows if not r["check"] < 1e-9]
+    if bad:  # the vectorised and scalar results must agree, or the timing means nothing
+        print(f"FAILED: vectorised and scalar results differ for {', '.join(bad)}")
+        return 1
     return 0
 
 

@@ -186,7 +186,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     a = p.parse_args(argv)
@@ -208,7 +208,11 @@ def main(argv: list[str] | None = None) -> None:
         "against local (steady: actors already up; total: with their start); st/s = steps/s"
     )
     ray.shutdown()
+    if not all(r.get("same_bits", True) for r in rows):
+        print("FAILED: a replay did not reproduce the recorded run's bits")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

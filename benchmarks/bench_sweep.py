@@ -85,7 +85,7 @@ def run(quick: bool = False, runs: int = 32, paths: int = 1000) -> list[dict]:
     ]
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=32)
     p.add_argument("--paths", type=int, default=1000)
@@ -103,7 +103,11 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['name']:32s} {r['value']:8.2f} {r['seconds']:9.2f} {sp:>9s} "
             f"{r.get('same_bits', '')}"
         )
+    if not all(r.get("same_bits", True) for r in rows):
+        print("FAILED: the 1-node and 2-node sweeps gave different bits")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

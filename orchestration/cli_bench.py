@@ -89,6 +89,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(table)
     if args.out is not None:
         atomic_write_text(args.out, table)
+    wrong = [f"{r['bench']}: {r['name']}" for r in rows if r.get("same_bits") is False]
+    if wrong:  # a timing of a wrong result means nothing
+        print(f"gammaray: benchmark results differ from their reference: {'; '.join(wrong)}")
+        return 1
     return 0
 
 
