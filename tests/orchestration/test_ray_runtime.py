@@ -85,8 +85,13 @@ def test_a_scenario_imports_the_modules_beside_it_locally_and_on_ray(tmp_path: P
     assert local["half"] != local["delta"]  # the user's agent really traded
 
 
+@pytest.mark.parametrize(("placement", "component"), [("per-agent", "'far/f'"), (None, "'shard'")])
 def test_a_class_no_worker_can_import_is_one_line_with_exit_2(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    placement: str | None,
+    component: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     import sys
 
@@ -111,11 +116,13 @@ def test_a_class_no_worker_can_import_is_one_line_with_exit_2(
         "    configs={'far': HedgeConfig(agents=(AgentSpec(cls=Far, name='f'),))})\n"
     )
     out = tmp_path / "run"
-    code = main(["run", str(script), "--runtime", "ray", "--no-progress", "--out", str(out)])
+    layout = [] if placement is None else ["--placement", placement]  # None: the default
+    argv = ["run", str(script), "--runtime", "ray", "--no-progress", "--out", str(out), *layout]
+    code = main(argv)
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.count("\n") == 0, err
-    assert "far_hedgers_b.Far cannot be imported on a Ray worker" in err and "'far/f'" in err
+    assert "far_hedgers_b.Far cannot be imported on a Ray worker" in err and component in err
     assert "No module named 'far_hedgers_b'" in err
     assert not out.exists()
     sys.modules.pop("far_hedgers_b", None)
