@@ -181,8 +181,7 @@ class ReplayConfig(StrictModel):
             raise ValueError("give exactly one of path (a CSV or Parquet file) and table")
         if self.start is not None and self.end is not None and self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
-        # Imported here: market.replay imports this module (and pyarrow lazily).
-        from market.replay import load_table
+        from market._tables import load_table  # market.replay imports this module
 
         load_table(self)
         return self
