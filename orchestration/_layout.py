@@ -9,6 +9,13 @@ its whole pipeline in-process, the driver calling it once per step) is the
 fastest, and gives the same bits. A cluster (``--address``), an explicit
 ``--placement`` or ``--shards``, a scenario that sets either, and recording
 or replaying (one per-agent shard by design) keep what they ask for.
+
+Before that, a run that names no runtime (``--runtime auto``, the default)
+on no cluster asks whether Ray pays at all (:func:`auto_runtime`): Ray's own
+start-up (``ray.init`` and the shards' actors, ~8 s on the 2-CPU project
+machine) is a fixed cost, and fused shards can save at most the share
+``1 - 1/shards`` of the in-process run; a run shorter than that break-even
+runs in-process, with the same bits.
 """
 
 from __future__ import annotations
@@ -25,6 +32,42 @@ def local_cpus() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+#: In-process cost of one path through one step of one configuration, seconds
+#: (``benchmarks/bench_engine.py``: ~1.0e6 path-steps/s on one core, macro_gap).
+LOCAL_PATH_STEP_S = 1.0e-6
+#: Ray's start-up for a run on a local Ray, seconds (``ray.init`` and the fused
+#: shards' actors; ``benchmarks/bench_default_run.py``: ~8-9 s on 2 CPUs).
+RAY_START_S = 8.0
+
+
+def auto_runtime(
+    scenario: Scenario, address: str | None, layout_given: bool, cpus: int | None = None
+) -> str:
+    """``"local"`` or ``"ray"`` for a run that named no runtime.
+
+    Ray when there is a cluster (``address`` or ``RAY_ADDRESS``), when a layout
+    was asked for (``--placement``/``--shards``, or the scenario sets one), or
+    when fused shards on this machine's CPUs would save more than Ray's
+    start-up costs: ``work * (1 - 1/shards) > RAY_START_S`` with ``work`` the
+    estimated in-process time (``paths * steps * configurations *
+    LOCAL_PATH_STEP_S``). Otherwise in-process, which then is the fastest.
+
+    Args:
+        scenario: The scenario as loaded.
+        address: The ``--address`` given, or None.
+        layout_given: ``--placement`` or ``--shards`` was given.
+        cpus: CPUs of the local machine (default: :func:`local_cpus`).
+    """
+    if address is not None or os.environ.get("RAY_ADDRESS") or layout_given:
+        return "ray"
+    if scenario.placement != "per-agent" or scenario.shards != 1:
+        return "ray"
+    cpus = local_cpus() if cpus is None else cpus
+    shards = max(1, min(cpus, -(-scenario.n_paths // BLOCK_SIZE)))
+    work = scenario.n_paths * scenario.n_steps * len(scenario.configs) * LOCAL_PATH_STEP_S
+    return "ray" if work * (1.0 - 1.0 / shards) > RAY_START_S else "local"
 
 
 def default_layout(

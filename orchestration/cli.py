@@ -74,7 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", help="scenario script path or built-in name")
     run.add_argument("--paths", type=int, help="number of paths (n_paths)")
     run.add_argument("--seed", type=int, help="random seed")
-    run.add_argument("--runtime", choices=("local", "ray"), default="ray")
+    run.add_argument(
+        "--runtime",
+        choices=("auto", "local", "ray"),
+        default="auto",
+        help="auto (default): Ray on a cluster, or when the run is long enough for fused "
+        "shards to repay Ray's start-up; else in-process. local: in-process. ray: Ray",
+    )
     run.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local Ray)")
     run.add_argument(
         "--deadline",
@@ -141,6 +147,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.deadline is not None and not 0 < args.deadline < float("inf"):
         raise UsageError(f"--deadline {args.deadline}: give a positive number of seconds")
     scenario = resolve_scenario(args)
+    if args.runtime == "auto":
+        from orchestration._layout import auto_runtime
+
+        given = args.placement is not None or args.shards is not None
+        args.runtime = auto_runtime(scenario, args.address, given)
+        log.info("run.runtime", runtime=args.runtime, chosen="auto")
     if args.runtime == "ray" and args.placement is None and args.shards is None and not args.record:
         from orchestration._layout import default_layout
 
