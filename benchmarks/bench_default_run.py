@@ -4,9 +4,12 @@ Each case is the complete command a user types, timed from the shell's point
 of view: Python start-up, imports, Ray start-up (for the Ray cases), the run
 and writing ``summary.json`` (``--no-report``, ``--no-progress``):
 
-* ``default``: ``gammaray run scenarios/macro_gap.py`` -- on a Ray the run
-  starts itself this picks fused shards, one per CPU (``orchestration._layout``);
+* ``default``: ``gammaray run scenarios/macro_gap.py`` -- ``--runtime auto``:
+  in-process unless fused shards on a local Ray would repay Ray's start-up
+  (``orchestration._layout.auto_runtime``);
 * ``local``: the same with ``--runtime local``;
+* ``ray``: the same with ``--runtime ray`` (a Ray it starts itself: fused
+  shards, one per CPU);
 * ``per-agent``: the same with ``--placement per-agent`` (the old default: an
   actor per component, 15 for macro_gap).
 
@@ -36,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CASES: dict[str, list[str]] = {
     "default": [],
     "local": ["--runtime", "local"],
+    "ray": ["--runtime", "ray"],
     "per-agent": ["--placement", "per-agent"],
 }
 
@@ -77,7 +81,8 @@ def run(quick: bool = False, paths: int | None = None, repeat: int | None = None
                 secs, summary = _one(args, paths, Path(tmp) / f"{name}-{i}")
                 times[name].append(secs)
                 layout[name] = (
-                    f"{summary.get('placement', 'in-process')}, {summary.get('shards', 1)} shard(s)"
+                    f"{summary['runtime']}: {summary.get('placement', 'in-process')}, "
+                    f"{summary.get('shards', 1)} shard(s)"
                 )
                 for cfg, v in summary["configs"].items():
                     hashes.setdefault(cfg, set()).add(v["pnl_sha256"])

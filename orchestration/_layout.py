@@ -13,9 +13,9 @@ or replaying (one per-agent shard by design) keep what they ask for.
 Before that, a run that names no runtime (``--runtime auto``, the default)
 on no cluster asks whether Ray pays at all (:func:`auto_runtime`): Ray's own
 start-up (``ray.init`` and the shards' actors, ~8 s on the 2-CPU project
-machine) is a fixed cost, and fused shards can save at most the share
-``1 - 1/shards`` of the in-process run; a run shorter than that break-even
-runs in-process, with the same bits.
+machine) is a fixed cost, and fused shards save a measured part of the ideal
+share ``1 - 1/shards`` of the in-process run; a run shorter than that
+break-even runs in-process, with the same bits.
 """
 
 from __future__ import annotations
@@ -35,11 +35,15 @@ def local_cpus() -> int:
 
 
 #: In-process cost of one path through one step of one configuration, seconds
-#: (``benchmarks/bench_engine.py``: ~1.0e6 path-steps/s on one core, macro_gap).
-LOCAL_PATH_STEP_S = 1.0e-6
+#: (``benchmarks/bench_engine.py``: 3.2-4.1e6 path-steps/s on one core, macro_gap).
+LOCAL_PATH_STEP_S = 0.3e-6
 #: Ray's start-up for a run on a local Ray, seconds (``ray.init`` and the fused
 #: shards' actors; ``benchmarks/bench_default_run.py``: ~8-9 s on 2 CPUs).
 RAY_START_S = 8.0
+#: Share of the ideal saving ``1 - 1/shards`` that fused shards realise
+#: (``bench_engine.py``, 100,000 paths, 2 shards on 2 CPUs: 0.88x the in-process
+#: time, i.e. 0.12 of the ideal 0.5).
+FUSED_EFFICIENCY = 0.25
 
 
 def auto_runtime(
@@ -50,9 +54,10 @@ def auto_runtime(
     Ray when there is a cluster (``address`` or ``RAY_ADDRESS``), when a layout
     was asked for (``--placement``/``--shards``, or the scenario sets one), or
     when fused shards on this machine's CPUs would save more than Ray's
-    start-up costs: ``work * (1 - 1/shards) > RAY_START_S`` with ``work`` the
-    estimated in-process time (``paths * steps * configurations *
-    LOCAL_PATH_STEP_S``). Otherwise in-process, which then is the fastest.
+    start-up costs: ``work * (1 - 1/shards) * FUSED_EFFICIENCY > RAY_START_S``
+    with ``work`` the estimated in-process time (``paths * steps *
+    configurations * LOCAL_PATH_STEP_S``). Otherwise in-process, which then is
+    the fastest.
 
     Args:
         scenario: The scenario as loaded.
@@ -67,7 +72,8 @@ def auto_runtime(
     cpus = local_cpus() if cpus is None else cpus
     shards = max(1, min(cpus, -(-scenario.n_paths // BLOCK_SIZE)))
     work = scenario.n_paths * scenario.n_steps * len(scenario.configs) * LOCAL_PATH_STEP_S
-    return "ray" if work * (1.0 - 1.0 / shards) > RAY_START_S else "local"
+    saving = work * (1.0 - 1.0 / shards) * FUSED_EFFICIENCY
+    return "ray" if saving > RAY_START_S else "local"
 
 
 def default_layout(

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from orchestration import load_scenario
-from orchestration._layout import RAY_START_S, auto_runtime, default_layout, local_cpus
+from orchestration._layout import (
+    FUSED_EFFICIENCY,
+    LOCAL_PATH_STEP_S,
+    RAY_START_S,
+    auto_runtime,
+    default_layout,
+    local_cpus,
+)
 
 
 def test_local_ray_gets_one_fused_shard_per_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,7 +53,7 @@ def test_cli_applies_it_only_without_flags(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr("orchestration.ray_runtime.probe_address", lambda address: None)
     for extra, want in (
         ([], ("local", "per-agent", 1)),  # 10,000 paths: Ray's start-up would not pay back
-        (["--paths", "200000"], ("ray", "fused", 2)),  # long enough: fused shards
+        (["--paths", "2000000"], ("ray", "fused", 2)),  # long enough: fused shards
         (["--runtime", "ray"], ("ray", "fused", 2)),
         (["--placement", "per-agent"], ("ray", "per-agent", 1)),
         (["--shards", "3"], ("ray", "per-agent", 3)),
@@ -63,20 +70,18 @@ def test_auto_runtime_uses_ray_only_where_it_repays_its_start(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    small = load_scenario("macro_gap")  # 10,000 paths x 80 steps x 5 configurations: ~4 s
-    big = load_scenario("macro_gap", ["n_paths=200000"])  # ~80 s in-process
+    small = load_scenario("macro_gap")  # 10,000 paths x 80 steps x 5 configurations
+    big = load_scenario("macro_gap", ["n_paths=2000000"])
     assert auto_runtime(small, None, False, cpus=2) == "local"
     assert auto_runtime(big, None, False, cpus=2) == "ray"
     assert auto_runtime(big, None, False, cpus=1) == "local"  # one CPU: no shard to gain
-    # the break-even: fused shards save work * (1 - 1/shards), Ray costs RAY_START_S
-    per_path = 80 * 5 * 1e-6
-    edge = int(2 * RAY_START_S / per_path)
-    assert auto_runtime(load_scenario("macro_gap", [f"n_paths={edge - 2048}"]), None, False, 2) == (
-        "local"
-    )
-    assert auto_runtime(load_scenario("macro_gap", [f"n_paths={edge + 2048}"]), None, False, 2) == (
-        "ray"
-    )
+    # the break-even: fused shards save work * (1 - 1/shards) * efficiency; Ray costs RAY_START_S
+    per_path = 80 * 5 * LOCAL_PATH_STEP_S
+    edge = int(RAY_START_S / (per_path * 0.5 * FUSED_EFFICIENCY))
+    below = load_scenario("macro_gap", [f"n_paths={edge - 4096}"])
+    above = load_scenario("macro_gap", [f"n_paths={edge + 4096}"])
+    assert auto_runtime(below, None, False, 2) == "local"
+    assert auto_runtime(above, None, False, 2) == "ray"
     # a cluster, a chosen layout or a scenario's own layout: always Ray
     assert auto_runtime(small, "auto", False, cpus=2) == "ray"
     assert auto_runtime(small, None, True, cpus=2) == "ray"
