@@ -23,6 +23,13 @@ def check_supported(scenario: Scenario, instrument: str) -> Any:
         problems.append("a gbm world with a flat, constant surface")
     if scenario.steps_per_day != 1:
         problems.append("one step a day")
+    if scenario.n_steps != scenario.base_steps:
+        # The trainer's differentiable P&L assumes the uniform base grid: a release
+        # off the grid, a refinement window, a wake-up or a latency adds steps.
+        problems.append(
+            "the uniform daily grid only (no off-grid release, refinement window, "
+            "wake-up schedule or latency)"
+        )
     if spec is None or spec.kind != "option" or spec.relist_days != 1.0 or spec.roll:
         problems.append(f"an option {instrument!r} listed daily and held (roll=false)")
     if problems:

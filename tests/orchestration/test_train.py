@@ -381,3 +381,12 @@ def test_train_refuses_an_out_that_cannot_be_a_file(tmp_path, capsys) -> None:
     _one_line_refusal(capsys, "is not a directory")
     with pytest.raises(ScenarioError, match="--epochs must be"):
         train(load_scenario("cao2023_gbm"), paths=10, epochs=0)
+
+
+def test_train_refuses_a_non_uniform_timeline(tmp_path, capsys) -> None:
+    # The trainer's P&L assumes the base grid; a latency adds its orders' arrival steps.
+    out = tmp_path / "m.pt"
+    argv = ["train", "cao2023_gbm", "--out", str(out), "--epochs", "1", "--no-progress"]
+    assert main([*argv, "--set", "configs.delta.agents.0.config.latency=5"]) == 2
+    _one_line_refusal(capsys, "the uniform daily grid only")
+    assert not out.exists()
