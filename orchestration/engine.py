@@ -437,6 +437,12 @@ class FusedShard:
         self.protocol.submit_step()
         return self.protocol.next_step - 1
 
+    def steps(self, count: int) -> int:
+        """Run the next ``count`` steps (one Ray call for all of them); the last one's number."""
+        for _ in range(count):
+            self.protocol.submit_step()
+        return self.protocol.next_step - 1
+
     def finish(self) -> dict[str, ConfigResult]:
         """Close the run; the shard's results."""
         return self.protocol.finish()

@@ -187,13 +187,15 @@ class _Unit:
             self.where[r] = self.rt.get(ref)
         self.fresh_roles.clear()
 
-    def submit_step(self) -> list[Any]:
+    def submit_step(self, count: int = 1) -> list[Any]:
+        """Submit the next ``count`` steps (more than one only for a fused shard)."""
         if self.protocol is None:
-            out = [self.rt.call(self.handles["shard"], "step")]
+            out = [self.rt.call(self.handles["shard"], "steps", count)]
         else:
+            assert count == 1, "the per-agent protocol is driven one step at a time"
             out = self.protocol.submit_step()
             self.recorded = self.protocol.recorded
-        self.next_step += 1
+        self.next_step += count
         return out
 
     def finish(self) -> dict[str, Any]:
@@ -379,19 +381,27 @@ class RayRun:
                 for u in self.units:
                     u.await_started(self.deadlines.startup_s)
                 while step < self.scenario.n_steps:
-                    self.rt.arm(self.step_deadline)
-                    waits = [w for u in self.units for w in u.submit_step()]
+                    # A fused shard runs up to the next checkpoint in one call: the
+                    # per-step round trip would otherwise contend for the cores the
+                    # shards compute on. The per-agent protocol goes step by step.
+                    count = 1
+                    if self.placement == "fused":
+                        to_checkpoint = self.checkpoint_every - step % self.checkpoint_every
+                        count = min(to_checkpoint, self.scenario.n_steps - step)
+                    self.rt.arm(self.step_deadline * count)
+                    waits = [w for u in self.units for w in u.submit_step(count)]
                     for w in waits:
                         self.rt.get(w)
                     self.rt.settled()
-                    if pending is not None:  # this step ran after the snapshots
+                    if pending is not None:  # these steps ran after the snapshots
                         good, pending = pending, None
-                    step += 1
+                    step += count
                     if step % self.checkpoint_every == 0:
                         pending = [u.checkpoint() for u in self.units]
                     if on_step is not None:
-                        for _ in self.units:
-                            on_step(step - 1)
+                        for done in range(step - count, step):
+                            for _ in self.units:
+                                on_step(done)
                 self.rt.arm(2 * self.step_deadline)
                 parts = [{k: self.rt.get(v) for k, v in u.finish().items()} for u in self.units]
                 self.node_ids = set().union(*(u.nodes() for u in self.units))
