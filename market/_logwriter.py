@@ -199,7 +199,7 @@ class EventLogWriter:
         except BaseException:
             self.abort()
             raise
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
         return {**trailer, "bytes": self.bytes_written}
 
     def abort(self) -> None:
@@ -256,7 +256,8 @@ def _remove_stale_temps(folder: Path) -> None:
             pass
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (a rename in it) to disk; best effort."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:

@@ -18,6 +18,29 @@ import numpy as np
 BLOCK_SIZE = 1024
 
 
+def _generator(seed: int, spawn_key: tuple[int, ...]) -> np.random.Generator:
+    """A PCG64 generator for ``SeedSequence(seed, spawn_key=spawn_key)``."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=spawn_key)))
+
+
+def _block_generators(
+    seed: int, prefix: tuple[int, ...], path_start: int, path_stop: int, block_size: int
+) -> tuple[list[int], list[np.random.Generator]]:
+    """Paths per block and one generator per block (``spawn_key = (*prefix, block)``)
+    for the paths ``[path_start, path_stop)``.
+
+    Raises:
+        ValueError: ``path_start`` is not on a block boundary or the range is empty.
+    """
+    if path_start % block_size:
+        raise ValueError(f"path_start {path_start} is not a multiple of {block_size}")
+    if path_stop <= path_start:
+        raise ValueError(f"empty path range [{path_start}, {path_stop})")
+    blocks = range(path_start // block_size, (path_stop - 1) // block_size + 1)
+    sizes = [min(block_size, path_stop - b * block_size) for b in blocks]
+    return sizes, [_generator(seed, (*prefix, b)) for b in blocks]
+
+
 class BlockRNG:
     """Random draws for a contiguous range of paths, keyed by path block.
 
@@ -40,20 +63,10 @@ class BlockRNG:
         path_stop: int,
         block_size: int = BLOCK_SIZE,
     ) -> None:
-        if path_start % block_size:
-            raise ValueError(f"path_start {path_start} is not a multiple of {block_size}")
-        if path_stop <= path_start:
-            raise ValueError(f"empty path range [{path_start}, {path_stop})")
         self.n = path_stop - path_start
-        first = path_start // block_size
-        last = (path_stop - 1) // block_size
-        self._sizes = [min(block_size, path_stop - b * block_size) for b in range(first, last + 1)]
-        self._gens = [
-            np.random.Generator(
-                np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(stream, b)))
-            )
-            for b in range(first, last + 1)
-        ]
+        self._sizes, self._gens = _block_generators(
+            seed, (stream,), path_start, path_stop, block_size
+        )
 
     def standard_normal(self, k: int) -> np.ndarray:
         """``k`` independent standard normals per path, shape ``[k, n]``."""
@@ -148,20 +161,11 @@ class PathGenerator:
         path_stop: int,
         block_size: int = BLOCK_SIZE,
     ) -> None:
-        if path_start % block_size:
-            raise ValueError(f"path_start {path_start} is not a multiple of {block_size}")
-        if path_stop <= path_start:
-            raise ValueError(f"empty path range [{path_start}, {path_stop})")
         self.n = path_stop - path_start
-        first, last = path_start // block_size, (path_stop - 1) // block_size
-        self._sizes = [min(block_size, path_stop - b * block_size) for b in range(first, last + 1)]
-
-        def gen(spawn_key: tuple[int, ...]) -> np.random.Generator:
-            ss = np.random.SeedSequence(seed, spawn_key=spawn_key)
-            return np.random.Generator(np.random.PCG64(ss))
-
-        self._gens = [gen((*key, 0, b)) for b in range(first, last + 1)]
-        self._shared = gen((*key, 1))
+        self._sizes, self._gens = _block_generators(
+            seed, (*key, 0), path_start, path_stop, block_size
+        )
+        self._shared = _generator(seed, (*key, 1))
 
     def __getattr__(self, method: str) -> Any:
         if method.startswith("_") or not callable(getattr(self._shared, method, None)):

@@ -65,12 +65,10 @@ def auto_runtime(
         layout_given: ``--placement`` or ``--shards`` was given.
         cpus: CPUs of the local machine (default: :func:`local_cpus`).
     """
-    if address is not None or os.environ.get("RAY_ADDRESS") or layout_given:
+    layout = None if layout_given else default_layout(scenario, address, cpus)
+    if layout is None:  # a cluster, or a layout asked for
         return "ray"
-    if scenario.placement != "per-agent" or scenario.shards != 1:
-        return "ray"
-    cpus = local_cpus() if cpus is None else cpus
-    shards = max(1, min(cpus, -(-scenario.n_paths // BLOCK_SIZE)))
+    shards = layout[1]
     work = scenario.n_paths * scenario.n_steps * len(scenario.configs) * LOCAL_PATH_STEP_S
     saving = work * (1.0 - 1.0 / shards) * FUSED_EFFICIENCY
     return "ray" if saving > RAY_START_S else "local"

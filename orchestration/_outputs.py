@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
+from market._logwriter import fsync_dir
 from orchestration._signals import deferred_signals
 
 #: Marker file inside a temporary folder: who owns it (pid and host).
@@ -121,19 +122,6 @@ def _exchange(a: Path, b: Path) -> bool:
     if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
         return False
     raise OSError(err, os.strerror(err), str(b))
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class OutputFolder:
@@ -246,7 +234,7 @@ class OutputFolder:
         """
         if self.committed:
             return
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
         t = self.target
         if t.is_dir() and any(t.iterdir()):
             if not self.force:
@@ -274,7 +262,7 @@ class OutputFolder:
             shutil.rmtree(old, ignore_errors=True)
         with _quiet():
             (t / MARKER).unlink()
-        _fsync_dir(t.parent)
+        fsync_dir(t.parent)
 
     def _cleanup(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)

@@ -316,6 +316,8 @@ class RayRun:
         if (record is not None or market is not None) and (len(ranges) > 1 or placement == "fused"):
             raise ValueError("recording and replay run as one per-agent shard")
         self.scenario = scenario
+        # The timeline is derived from the scenario on every access: read it once here.
+        self.n_steps = scenario.n_steps
         self.placement = placement
         self.ranges = ranges
         self.checkpoint_every = max(1, checkpoint_every)
@@ -380,14 +382,14 @@ class RayRun:
                 self.rt.arm(None)
                 for u in self.units:
                     u.await_started(self.deadlines.startup_s)
-                while step < self.scenario.n_steps:
+                while step < self.n_steps:
                     # A fused shard runs up to the next checkpoint in one call: the
                     # per-step round trip would otherwise contend for the cores the
                     # shards compute on. The per-agent protocol goes step by step.
                     count = 1
                     if self.placement == "fused":
                         to_checkpoint = self.checkpoint_every - step % self.checkpoint_every
-                        count = min(to_checkpoint, self.scenario.n_steps - step)
+                        count = min(to_checkpoint, self.n_steps - step)
                     self.rt.arm(self.step_deadline * count)
                     waits = [w for u in self.units for w in u.submit_step(count)]
                     for w in waits:
