@@ -64,6 +64,7 @@ class BlockRNG:
         block_size: int = BLOCK_SIZE,
     ) -> None:
         self.n = path_stop - path_start
+        self.path_start = path_start
         self._sizes, self._gens = _block_generators(
             seed, (stream,), path_start, path_stop, block_size
         )

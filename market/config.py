@@ -247,13 +247,218 @@ class MertonWorld(StrictModel):
     jump_std: float = Field(0.08, ge=0.0, le=5.0)
 
 
+#: Names of the real index data a fit or a history run reads (see :mod:`market._history`).
+DataName = Literal["sp500", "sp500_skfolio"]
+
+
+class FitSpec(StrictModel):
+    """A fit to real data, done when a run starts (see :mod:`market.generators.fitted_fit`).
+
+    Attributes:
+        data: ``"sp500"`` (``arch.data.sp500``, 1999-2018) or ``"sp500_skfolio"``
+            (``skfolio``'s S&P 500 index, 1990-2022).
+        start: First close of the fit window (inclusive).
+        end: Last close of the fit window (inclusive).
+    """
+
+    data: DataName = "sp500"
+    start: dt.date = dt.date(2000, 1, 1)
+    end: dt.date = dt.date(2018, 12, 31)
+
+    @model_validator(mode="after")
+    def _check(self) -> FitSpec:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class FittedWorldParams(StrictModel):
+    """A GJR-GARCH(1,1) with Student-t innovations fitted to daily index returns.
+
+    Written by ``gammaray fit`` as JSON (``world.json``). Daily units: the
+    log return of day ``t`` is ``mu + eps_t``, ``eps_t = sqrt(h_t) z_t`` with
+    ``z_t`` unit-variance; ``h_{t+1} = omega + (alpha + gamma 1[eps_t < 0]) eps_t**2
+    + beta h_t``. The ATM implied vol (30-day, decimal) is
+    ``exp(iv_c0) * s21**iv_c1``, ``s21`` the model's 21-day average variance
+    forecast, annualised with 252 days (a fit of log VIX on log ``s21``).
+
+    Attributes:
+        format: Always ``"gammaray.fitted_world"``.
+        version: Format version.
+        data: The data name fitted (:data:`DataName`).
+        data_source: Where the closes come from (package and dataset).
+        start: First return's date of the fit (ISO).
+        end: Last return's date of the fit (ISO).
+        n_obs: Daily returns fitted.
+        mu: Mean log return per day, decimal.
+        omega: Variance intercept, decimal² per day.
+        alpha: ARCH coefficient.
+        gamma: Leverage (asymmetry) coefficient.
+        beta: GARCH coefficient.
+        nu: Student-t degrees of freedom (> 2).
+        loglik: Log-likelihood of the fit (percent returns, as ``arch`` reports it).
+        last_variance: Forecast variance of the day after ``end``, decimal² per day.
+        iv_c0: Intercept of log ATM vol on log ``s21``.
+        iv_c1: Slope of log ATM vol on log ``s21``.
+        iv_r2: R² of that regression.
+        iv_n: Days in that regression.
+        iv_window: The VIX days regressed (ISO ``first..last``).
+    """
+
+    format: Literal["gammaray.fitted_world"] = "gammaray.fitted_world"
+    version: Literal[1] = 1
+    data: DataName
+    data_source: str
+    start: str
+    end: str
+    n_obs: int = Field(ge=2)
+    mu: float = Field(ge=-1.0, le=1.0)
+    omega: float = Field(gt=0.0, le=1.0)
+    alpha: float = Field(ge=0.0, le=1.0)
+    gamma: float = Field(ge=-1.0, le=2.0)
+    beta: float = Field(ge=0.0, le=1.0)
+    nu: float = Field(gt=2.0, le=1000.0)
+    loglik: float
+    last_variance: float = Field(gt=0.0, le=1.0)
+    iv_c0: float = Field(ge=-20.0, le=20.0)
+    iv_c1: float = Field(ge=-10.0, le=10.0)
+    iv_r2: float
+    iv_n: int = Field(ge=0)
+    iv_window: str
+
+    @model_validator(mode="after")
+    def _check(self) -> FittedWorldParams:
+        if self.alpha + 0.5 * self.gamma < 0.0:
+            raise ValueError("alpha + gamma/2 must be >= 0 (a variance cannot fall on a shock)")
+        if self.persistence >= 1.0:
+            raise ValueError(
+                f"alpha + gamma/2 + beta = {self.persistence:.6f}: the fit is not stationary (< 1)"
+            )
+        return self
+
+    @property
+    def persistence(self) -> float:
+        """``alpha + gamma / 2 + beta``: how much of a variance shock is left a day later."""
+        return self.alpha + 0.5 * self.gamma + self.beta
+
+    @property
+    def unconditional_variance(self) -> float:
+        """Long-run daily variance, decimal²."""
+        return self.omega / (1.0 - self.persistence)
+
+
+class FittedConfig(StrictModel):
+    """The ``fitted`` world: which fit, how to draw shocks, where paths start.
+
+    Give exactly one of ``path`` (a ``world.json`` written by ``gammaray fit``,
+    read and checked when the scenario is validated), ``world`` (the
+    parameters inline) or ``fit`` (fitted when a run starts, so loading the
+    scenario reads no data).
+
+    Attributes:
+        path: JSON file written by ``gammaray fit``.
+        world: The fitted parameters inline.
+        fit: Fit to real data when the run starts.
+        init: ``"stationary"`` (each path runs ``burn_in_days`` days before
+            ``t = 0``, so its variance is a draw from the model's own
+            distribution), ``"unconditional"`` (the long-run variance) or
+            ``"last"`` (the forecast after the fit's last day).
+        burn_in_days: Days simulated before the start for ``"stationary"``.
+    """
+
+    path: str | None = None
+    world: FittedWorldParams | None = None
+    fit: FitSpec | None = None
+    init: Literal["stationary", "unconditional", "last"] = "stationary"
+    burn_in_days: int = Field(250, ge=0, le=100_000)
+
+    @model_validator(mode="after")
+    def _check(self) -> FittedConfig:
+        given = [x is not None for x in (self.path, self.world, self.fit)]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of path (world.json), world (inline) and fit")
+        if self.path is not None:
+            read_world(self.path)
+        return self
+
+
+def read_world(path: str) -> FittedWorldParams:
+    """Read and check a ``world.json`` written by ``gammaray fit``.
+
+    Raises:
+        ValueError: One line: the file is missing, not JSON, or not a fitted world.
+    """
+    import json
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read the fitted world {path!r}: {exc.strerror}") from None
+    try:
+        return FittedWorldParams.model_validate(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path!r} is not JSON ({exc.msg}, line {exc.lineno})") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "(top)"
+        raise ValueError(f"{path!r} is not a fitted world: {where}: {err['msg']}") from None
+
+
+class HistoryWindowsConfig(StrictModel):
+    """Every rolling window of real history as one path each (``kind = "history_windows"``).
+
+    Window ``i`` starts at trading day ``i * stride`` of the closes between
+    ``start`` and ``end`` and spans the scenario's ``days`` (one row a
+    day: ``days + 1`` closes); path ``i`` is window ``i``, so a run of every
+    window has ``n_paths`` equal to the number of windows (a run with fewer
+    paths takes the first ones; more is refused when the run starts). The
+    ATM vol is the VIX close where ``arch`` ships it (2014-2018) and
+    elsewhere the fitted world's implied vol at the filtered conditional
+    variance (:class:`FittedWorldParams`); ``market.surface`` gives the skew
+    and term slope. The data are read when the run starts.
+
+    Attributes:
+        data: The closes (:data:`DataName`).
+        window_days: Trading days a window spans (its closes: ``window_days + 1``);
+            the scenario's ``days`` may not exceed it.
+        start: First close a window may use (inclusive).
+        end: Last close a window may use (inclusive).
+        stride: Trading days between window starts.
+        rebase: Scale each window so its first close is the market's ``spot``.
+        vix: Use the VIX close where shipped (False: the fitted vol everywhere).
+        fit: The fit whose conditional vol gives the ATM vol off VIX.
+    """
+
+    data: DataName = "sp500_skfolio"
+    window_days: int = Field(30, ge=1, le=10_000)
+    start: dt.date = dt.date(1990, 1, 1)
+    end: dt.date = dt.date(2022, 12, 31)
+    stride: int = Field(1, ge=1, le=100_000)
+    rebase: bool = True
+    vix: bool = True
+    fit: FitSpec = FitSpec(
+        data="sp500_skfolio", start=dt.date(1990, 1, 1), end=dt.date(2022, 12, 31)
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> HistoryWindowsConfig:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
 class MarketConfig(StrictModel):
     """The world (path model and its parameters), rates and listed instruments.
 
     Attributes:
         kind: The world's path model: ``"gbm"``, ``"macro_gap"``, ``"regime"``
             (calm/stressed Markov switching), ``"heston"`` (stochastic
-            variance), ``"merton"`` (jumps) or ``"replay"`` (recorded data).
+            variance), ``"merton"`` (jumps), ``"replay"`` (recorded data),
+            ``"fitted"`` (GJR-GARCH fitted to real index data) or
+            ``"history_windows"`` (every rolling window of real history, a path each).
         spot: Initial spot, currency (> 0).
         drift: Expected spot return per year, continuous; ``None`` = the
             risk-free rate (risk-neutral paths).
@@ -264,13 +469,17 @@ class MarketConfig(StrictModel):
         regime: The calm/stressed Markov switching (used by ``regime``).
         heston: Heston parameters (used by ``heston``).
         merton: Jump-diffusion parameters (used by ``merton``).
+        fitted: The fitted world (used by ``fitted``, required there).
+        history: The windows of real history (used by ``history_windows``).
         rate: Risk-free rate, continuous per year.
         div: Dividend yield, continuous per year.
         instruments: Listed hedge instruments; the underlying is always listed.
         clock: The run's calendar (the date and time of ``t = 0``).
     """
 
-    kind: Literal["gbm", "macro_gap", "replay", "regime", "heston", "merton"] = "gbm"
+    kind: Literal[
+        "gbm", "macro_gap", "replay", "regime", "heston", "merton", "fitted", "history_windows"
+    ] = "gbm"
     spot: float = Field(100.0, gt=0.0, le=1e9)
     drift: float | None = Field(None, ge=-10.0, le=10.0)
     realized_vol_ratio: float = Field(1.0, ge=0.0, le=10.0)
@@ -280,6 +489,8 @@ class MarketConfig(StrictModel):
     regime: RegimeConfig = RegimeConfig()
     heston: HestonWorld = HestonWorld()
     merton: MertonWorld = MertonWorld()
+    fitted: FittedConfig | None = None
+    history: HistoryWindowsConfig = HistoryWindowsConfig()
     rate: float = Field(0.0, ge=-0.2, le=1.0)
     div: float = Field(0.0, ge=-0.2, le=1.0)
     instruments: tuple[InstrumentSpec, ...] = (
@@ -296,6 +507,8 @@ class MarketConfig(StrictModel):
             raise ValueError("the instruments must include 'underlying'")
         if self.kind == "replay" and self.replay is None:
             raise ValueError("replay: required when kind is 'replay' (the recorded data)")
+        if self.kind == "fitted" and self.fitted is None:
+            raise ValueError("fitted: required when kind is 'fitted' (path, world or fit)")
         return self
 
     def clock_points(self, year_days: float) -> list[ClockPoint]:

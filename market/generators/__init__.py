@@ -8,8 +8,10 @@ sharded.
 
 from __future__ import annotations
 
+from market._history_windows import HistoryWindowsGenerator
 from market._rng import BlockRNG
 from market.config import MarketConfig
+from market.generators.fitted import FittedGenerator
 from market.generators.gbm import GBMGenerator, Release, Scheduled
 from market.generators.macro_gap import MacroGapGenerator
 from market.generators.models import HestonGenerator, MertonGenerator
@@ -24,6 +26,8 @@ GENERATORS: dict[str, type[GBMGenerator]] = {
     "regime": RegimeGenerator,
     "heston": HestonGenerator,
     "merton": MertonGenerator,
+    "fitted": FittedGenerator,
+    "history_windows": HistoryWindowsGenerator,
 }
 
 
@@ -43,7 +47,9 @@ def make_generator(config: MarketConfig, rng: BlockRNG, year_days: float) -> GBM
 
 __all__ = [
     "GENERATORS",
+    "FittedGenerator",
     "GBMGenerator",
+    "HistoryWindowsGenerator",
     "HestonGenerator",
     "MacroGapGenerator",
     "MertonGenerator",
