@@ -127,7 +127,7 @@ def execute(
     for name, res in results.items():
         m = config_metrics(res, scenario.risk_aversion)
         configs[name] = {"metrics": m, "pnl_sha256": m["pnl_sha256"]}
-    return {
+    summary = {
         "scenario": scenario.name,
         "scenario_version": scenario.version,
         "seed": scenario.seed,
@@ -139,6 +139,13 @@ def execute(
         "configs": configs,
         "scenario_config": json.loads(scenario.model_dump_json(fallback=_class_path)),
     }
+    if scenario.market.kind == "history_windows":  # out of sample: which real windows hurt
+        from market.generators.fitted_history import worst_windows
+
+        summary["worst_windows"] = {
+            name: worst_windows(scenario.market.history, res.pnl) for name, res in results.items()
+        }
+    return summary
 
 
 def _class_path(obj: Any) -> Any:
@@ -165,7 +172,11 @@ def print_table(summary: dict[str, Any]) -> None:
     for name, cfg in summary["configs"].items():
         m = cfg["metrics"]
         table.add_row(name, *(fmt.format(m[key]) for key, _, fmt in columns))
-    Console(width=max(120, Console().width)).print(table)
+    console = Console(width=max(120, Console().width))
+    console.print(table)
+    for name, rows in summary.get("worst_windows", {}).items():
+        worst = ", ".join(f"{w['start']}..{w['end']} {w['pnl']:,.0f}" for w in rows[:5])
+        console.print(f"worst windows, {name}: {worst}")
 
 
 @contextmanager

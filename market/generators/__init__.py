@@ -8,10 +8,10 @@ sharded.
 
 from __future__ import annotations
 
-from market._history_windows import HistoryWindowsGenerator
 from market._rng import BlockRNG
 from market.config import MarketConfig
 from market.generators.fitted import FittedGenerator
+from market.generators.fitted_history import HistoryWindowsGenerator
 from market.generators.gbm import GBMGenerator, Release, Scheduled
 from market.generators.macro_gap import MacroGapGenerator
 from market.generators.models import HestonGenerator, MertonGenerator
