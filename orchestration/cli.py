@@ -350,6 +350,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "orchestration.cli_replay",
     "orchestration.cli_bench",
     "orchestration.cli_train",
+    "orchestration.cli_fit",
+    "orchestration.cli_facts",
 )
 
 

@@ -194,6 +194,9 @@ def write_world(world: FittedWorldParams, path: str | os.PathLike[str]) -> Path:
     dest = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # a normal file's mode, not mkstemp's 0600
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(world_json(world))
             fh.flush()
