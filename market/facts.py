@@ -99,7 +99,7 @@ def half_life(acf: np.ndarray) -> float:
     if ok.sum() < 2:
         return math.nan
     slope = float(np.polyfit(k[ok], np.log(acf[ok]), 1)[0])
-    return math.log(0.5) / slope if slope < 0 else math.inf
+    return math.log(0.5) / slope if slope < -1e-12 else math.inf
 
 
 @dataclass(frozen=True, slots=True)
