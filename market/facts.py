@@ -160,6 +160,7 @@ AIM_KEYS = ("kurtosis", "acf_abs_1", "acf_abs_5", "acf_abs_20", "leverage_1")
 
 def headline(f: Facts) -> dict[str, float]:
     """The table's numbers of one panel: the moments, lags 1/5/20, vol of vol, half-life."""
+
     def lag(a: np.ndarray, k: int) -> float:
         return float(a[k - 1]) if a.shape[0] >= k else math.nan
 

@@ -71,9 +71,7 @@ def facts_figure(world: np.ndarray, real: np.ndarray, label: str = "world") -> A
     ax1.set(xlabel="lag, trading days", ylabel="autocorrelation of |r|", title="clustering")
     ax2.set(xlabel="lag k, trading days", ylabel="corr(r_t, |r_t+k|)", title="leverage effect")
     ax2.axhline(0.0, color="grey", lw=0.5)
-    ax3.set(
-        xlabel="daily log return, % (clipped at ±10)", ylabel="density, per %", title="tails"
-    )
+    ax3.set(xlabel="daily log return, % (clipped at ±10)", ylabel="density, per %", title="tails")
     for ax in (ax1, ax2, ax3):
         ax.legend()
     return fig

@@ -43,9 +43,7 @@ SCENARIO = Scenario(
         spot=100.0,
         surface=SURFACE,
         fitted=FittedConfig(
-            fit=FitSpec(
-                data="sp500_skfolio", start=dt.date(1990, 1, 1), end=dt.date(2022, 12, 31)
-            )
+            fit=FitSpec(data="sp500_skfolio", start=dt.date(1990, 1, 1), end=dt.date(2022, 12, 31))
         ),
         instruments=INSTRUMENTS,
     ),

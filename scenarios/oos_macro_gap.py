@@ -1,4 +1,4 @@
-"""oos_macro_gap: macro_gap's book and hedgers, out of sample on every 30-day window of real history.
+"""oos_macro_gap: macro_gap's hedgers out of sample, on every 30-day window of real history.
 
 Each path is one window of 31 S&P 500 closes (skfolio's index, 1990-01-02 to
 2022-12-28), rebased to 100: 8,283 overlapping windows, stride one trading

@@ -9,8 +9,9 @@ step a day exactly the fitted GJR recursion. ``z`` is a unit-variance
 Student-t with the fitted degrees of freedom. (Filtered historical
 simulation — bootstrapped standardised residuals — was tried and dropped:
 the residuals' negative skew puts ``E[z² 1[z<0]]`` at 0.58, which makes the
-fitted GJR's persistence ``alpha + 0.58 gamma + beta`` exceed 1, and paths explode.) ``mu`` is the scenario's drift (the risk-free rate
-by default), not the fitted mean.
+fitted GJR's persistence ``alpha + 0.58 gamma + beta`` exceed 1, and paths
+explode.) ``mu`` is the scenario's drift (the risk-free rate by default), not
+the fitted mean.
 
 The ATM implied vol is tied to the conditional variance by the relation
 fitted on the real VIX (:func:`~market.generators.fitted_fit.implied_atm`);

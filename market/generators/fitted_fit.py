@@ -44,7 +44,9 @@ TRADING_DAYS = 252
 IV_HORIZON = 21
 
 
-def filter_variance(returns: np.ndarray, w: FittedWorldParams, h0: float | None = None) -> np.ndarray:
+def filter_variance(
+    returns: np.ndarray, w: FittedWorldParams, h0: float | None = None
+) -> np.ndarray:
     """One-day-ahead variance after every return, by the GJR recursion.
 
     Args:

@@ -60,6 +60,15 @@ BASE = MarketConfig(
         {"name": "opt", "tenor_days": 30.0, "recenter": 0.1},
     ),
     gap={"refine": {"before_minutes": 30.0, "after_minutes": 120.0, "step_minutes": 1.0}},
+    fitted={  # an inline fitted world, so its float fields are there to poison
+        "world": {
+            **{"data": "sp500", "data_source": "test", "start": "2000-01-04"},
+            **{"end": "2018-12-31", "n_obs": 4778, "mu": 3e-4, "omega": 1.4e-6},
+            **{"alpha": 0.0, "gamma": 0.19, "beta": 0.89, "nu": 7.3, "loglik": -6352.0},
+            **{"last_variance": 3e-4, "iv_c0": -0.54, "iv_c1": 0.68, "iv_r2": 0.79},
+            **{"iv_n": 1257, "iv_window": "2014-01-03..2018-12-31"},
+        }
+    },
 ).model_dump(mode="python")
 BASE["instruments"] = list(BASE["instruments"])
 MARKET_FLOATS = float_fields(MarketConfig)

@@ -49,7 +49,9 @@ def _gap_cfg(**gap) -> MarketConfig:
 
 def test_make_generator_picks_the_class() -> None:
     assert GENERATORS["gbm"] is GBMGenerator and GENERATORS["macro_gap"] is MacroGapGenerator
-    assert set(GENERATORS) == {"gbm", "macro_gap", "replay", "regime", "heston", "merton"}
+    assert set(GENERATORS) == {
+        *("gbm", "macro_gap", "replay", "regime", "heston", "merton", "fitted", "history_windows")
+    }
     assert type(_gen(MarketConfig(kind="gbm"), n=4)) is GBMGenerator
     assert type(_gen(MarketConfig(kind="macro_gap"), n=4)) is MacroGapGenerator
 
