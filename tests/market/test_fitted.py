@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from market._rng import BlockRNG
 from market.config import FitSpec, FittedConfig, FittedWorldParams, MarketConfig, read_world
@@ -112,7 +114,7 @@ def test_paths_do_not_depend_on_the_sharding(world: FittedWorldParams) -> None:
 
 def test_same_seed_same_pnl_on_one_and_two_shards(world: FittedWorldParams) -> None:
     sc = load_scenario("fitted_spx", ["n_paths=1100", "days=4"])
-    sc = apply_overrides(sc, [f"market.fitted={{'world': {world_json(world)}}}".replace("'", '"')])
+    sc = apply_overrides(sc, [f'market.fitted={{"world": {world_json(world)}}}'])
     one, two = run_local(sc, shards=1), run_local(sc, shards=2)
     for name in sc.configs:
         a = config_metrics(one[name], 1.0)["pnl_sha256"]
@@ -135,3 +137,37 @@ def test_the_fitted_scenario_smoke_seeded() -> None:
     for name in sc.configs:
         assert a[name].pnl.tobytes() == b[name].pnl.tobytes()
         assert np.all(np.isfinite(a[name].pnl))
+
+
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.floats(-30.0, 30.0), min_size=1, max_size=20),
+    st.floats(1e-3, 1.0),
+)
+def test_the_variance_stays_positive_for_any_shock_and_step(
+    world_params: FittedWorldParams, zs: list[float], f: float
+) -> None:
+    cfg = MarketConfig(kind="fitted", fitted=FittedConfig(world=world_params, init="last"))
+    g = FittedGenerator(cfg, BlockRNG(0, 0, 0, 1), 252.0)
+    for z in zs:
+        g._update(np.array([z]), f)
+        assert g.variance[0] > 0.0 and np.isfinite(g.variance[0])
+
+
+@pytest.fixture(scope="module")
+def world_params(world: FittedWorldParams) -> FittedWorldParams:
+    return world
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("ray_session")
+def test_the_fitted_world_on_two_ray_shards_matches_local(world: FittedWorldParams) -> None:
+    from orchestration.ray_runtime import run_ray
+
+    sc = load_scenario("fitted_spx", ["n_paths=1100", "days=3"])
+    sc = apply_overrides(sc, [f'market.fitted={{"world": {world_json(world)}}}'])
+    local, remote = run_local(sc), run_ray(sc, shards=2, placement="fused")
+    for name in sc.configs:
+        assert config_metrics(local[name], 1.0) == config_metrics(remote[name], 1.0), name
