@@ -73,15 +73,18 @@ def test_too_many_paths_or_days_are_one_line() -> None:
         history_table(none)
 
 
-def test_oos_scenario_counts_every_window() -> None:
+def test_oos_scenarios_count_every_window() -> None:
     import scenarios.oos_macro_gap as oos
+    import scenarios.oos_stress as oos_stress
 
-    assert oos.N_WINDOWS == history_table(oos.SCENARIO.market.history).n_windows
-    assert oos.SCENARIO.n_paths == oos.N_WINDOWS
+    for mod in (oos, oos_stress):
+        assert mod.N_WINDOWS == history_table(mod.SCENARIO.market.history).n_windows
+        assert mod.SCENARIO.n_paths == mod.N_WINDOWS
 
 
-def test_oos_smoke_seeded_with_worst_windows_in_the_summary() -> None:
-    sc = load_scenario("oos_macro_gap", ["n_paths=64"])
+@pytest.mark.parametrize("name", ["oos_macro_gap", "oos_stress"])
+def test_oos_smoke_seeded_with_worst_windows_in_the_summary(name: str) -> None:
+    sc = load_scenario(name, ["n_paths=64"])
     a, b = run_local(sc), run_local(sc)
     for name in sc.configs:
         assert a[name].pnl.tobytes() == b[name].pnl.tobytes()
