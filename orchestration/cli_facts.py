@@ -6,7 +6,9 @@ into non-overlapping windows of the same length, and prints a table of
 kurtosis, skewness, ACF of ``|r|`` at lags 1/5/20, the leverage correlation
 at lag 1, vol of vol, the half-life of vol shocks and the realised vol
 (:mod:`market.facts`); the world is measured on samples as long as the real
-history (:func:`market.facts.matched_headline`). ``--out`` writes the plot
+history (:func:`market.facts.matched_headline`). A ``history_windows`` world
+is real history already: its non-overlapping windows are measured as the real
+ones are (a check that both read the same data). ``--out`` writes the plot
 (PNG, atomically). :func:`facts_figure` returns that figure for a report.
 """
 
@@ -123,7 +125,13 @@ def cmd_facts(args: argparse.Namespace) -> int:
         )
     except (HistoryDataError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    w, r = matched_headline(world, real.shape[0]), headline(_facts(real))
+    if scenario.market.kind == "history_windows":
+        # real history already: the non-overlapping windows, measured as the real ones
+        world = world[:: max(1, math.ceil(horizon / scenario.market.history.stride))]
+        w = headline(_facts(world))
+    else:
+        w = matched_headline(world, real.shape[0])
+    r = headline(_facts(real))
     print(
         f"{scenario.name} ({scenario.market.kind}): {world.shape[0]:,} paths x {horizon} days "
         f"vs real {data} {start}..{end}: {real.shape[0]} windows of {horizon} days"

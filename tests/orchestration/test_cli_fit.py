@@ -103,3 +103,16 @@ def test_facts_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["facts", "macro_gap", "--paths", "0"]) == 2
     assert capsys.readouterr().err.count("\n") == 4
     assert list(tmp_path.iterdir()) == []
+
+
+def test_facts_of_real_history_windows_match_real_history(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["facts", "oos_macro_gap", "--paths", "8283"]) == 0
+    rows = {
+        line[:28].strip(): line[28:].split() for line in capsys.readouterr().out.splitlines()[2:]
+    }
+    for label in ("excess kurtosis", "ACF |r| lag 1", "ACF |r| lag 5", "corr(r_t, |r_t+1|)"):
+        real, world = float(rows[label][0]), float(rows[label][1])
+        # the same closes in the same windows: the same numbers (to the table's 3 decimals)
+        assert world == pytest.approx(real, abs=1.5e-3), (label, real, world)
