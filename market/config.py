@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from typing import Literal
 
 from pydantic import ConfigDict, Field, model_validator
@@ -351,9 +352,10 @@ class FittedConfig(StrictModel):
     """The ``fitted`` world: which fit, how to draw shocks, where paths start.
 
     Give exactly one of ``path`` (a ``world.json`` written by ``gammaray fit``,
-    read and checked when the scenario is validated), ``world`` (the
-    parameters inline) or ``fit`` (fitted when a run starts, so loading the
-    scenario reads no data).
+    read and checked when the scenario is validated; its parameters are then
+    kept inline in ``world`` too, so the run never reads the file again),
+    ``world`` (the parameters inline) or ``fit`` (fitted when a run starts, so
+    loading the scenario reads no data).
 
     Attributes:
         path: JSON file written by ``gammaray fit``.
@@ -372,13 +374,24 @@ class FittedConfig(StrictModel):
     init: Literal["stationary", "unconditional", "last"] = "stationary"
     burn_in_days: int = Field(250, ge=0, le=100_000)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _read_path(cls, data: object) -> object:
+        # The file is read where the scenario is loaded and its parameters
+        # travel inline with the config: a machine without the file (a Ray
+        # worker) keeps the inline copy; where the file is, it wins (so
+        # ``--set market.fitted.path=...`` on a loaded scenario takes the new file).
+        if not isinstance(data, dict) or data.get("path") is None:
+            return data
+        path = str(data["path"])
+        if data.get("world") is not None and not os.path.exists(path):
+            return data
+        return {**data, "world": read_world(path).model_dump()}
+
     @model_validator(mode="after")
     def _check(self) -> FittedConfig:
-        given = [x is not None for x in (self.path, self.world, self.fit)]
-        if sum(given) != 1:
+        if (self.world is None) == (self.fit is None):
             raise ValueError("give exactly one of path (world.json), world (inline) and fit")
-        if self.path is not None:
-            read_world(self.path)
         return self
 
 

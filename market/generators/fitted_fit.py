@@ -218,7 +218,7 @@ def resolve_world(fitted: object) -> FittedWorldParams:
     assert isinstance(fitted, FittedConfig)
     if fitted.world is not None:
         return fitted.world
-    if fitted.path is not None:
+    if fitted.path is not None:  # not reached from a validated config (it reads the file)
         return read_world(fitted.path)
     assert fitted.fit is not None
     return fit_world(fitted.fit)

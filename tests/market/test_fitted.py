@@ -79,6 +79,14 @@ def test_fit_to_world_json_to_scenario_gives_real_looking_paths(
     path = write_world(world, tmp_path / "world.json")
     sc = load_scenario("fitted_spx", [f'market.fitted={{"path": "{path}"}}', "n_paths=1500"])
     assert sc.market.fitted is not None and sc.market.fitted.path == str(path)
+    assert sc.market.fitted.world == world and sc.market.fitted.fit is None  # read once, inline
+    other = write_world(world.model_copy(update={"nu": 9.0}), tmp_path / "other.json")
+    moved = apply_overrides(sc, [f"market.fitted.path={other}"])
+    assert moved.market.fitted is not None and moved.market.fitted.world is not None
+    assert moved.market.fitted.world.nu == 9.0  # a new path: its file wins
+    path.unlink()  # the run does not need the file any more
+    assert apply_overrides(sc, ["n_paths=1500"]).market.fitted == sc.market.fitted
+
     horizon = round(sc.days)
     real = windows(real_returns("sp500", SPEC.start, SPEC.end), horizon)
     r = simulate_returns(sc.market, sc.n_paths, horizon, sc.year_days, sc.seed)
