@@ -5,8 +5,12 @@ Nothing here knows about agents or Ray.
 
 from market.clock import ClockConfig, ClockPoint, RefineWindow, Timeline, build_timeline
 from market.config import (
+    FitSpec,
+    FittedConfig,
+    FittedWorldParams,
     GapConfig,
     HestonWorld,
+    HistoryWindowsConfig,
     InstrumentSpec,
     MarketConfig,
     MertonWorld,
@@ -40,8 +44,12 @@ __all__ = [
     "CostModel",
     "EndOfRun",
     "Fill",
+    "FitSpec",
+    "FittedConfig",
+    "FittedWorldParams",
     "GapConfig",
     "HestonWorld",
+    "HistoryWindowsConfig",
     "InstrumentQuote",
     "InstrumentSpec",
     "MarketConfig",
