@@ -1,9 +1,17 @@
 """Who decides: hedging agents, the risk manager and the book. No Ray here.
 
-Write your own agent by subclassing :class:`Agent` (see ``docs/custom_agents.md``).
+Write your own agent by subclassing :class:`Agent` (see ``docs/custom_agents.md``),
+your own manager or allocation policy by subclassing :class:`RiskManager` or
+:class:`AllocationPolicy` (see ``docs/custom_managers.md``).
 """
 
-from agents.allocation import EventAwareAllocation, StaticAllocation
+from agents._policy_base import (
+    Allocation,
+    AllocationPolicy,
+    AllocationState,
+    PolicyConfig,
+    PolicyError,
+)
 from agents.base import (
     STATE_SCHEDULES,
     Agent,
@@ -22,7 +30,23 @@ from agents.delta import DeltaHedger, DeltaHedgerConfig
 from agents.gamma import GammaHedger, GammaHedgerConfig
 from agents.manager import RiskManager
 from agents.manager_config import ConfigResult, ManagerConfig, cascade_order
+from agents.manager_spec import BUILTIN_MANAGERS, ManagerSpec, resolve_manager_class
 from agents.monitor import ModelMonitor, MonitorConfig
+from agents.policies import (
+    BUILTIN_POLICIES,
+    CostAwarePolicy,
+    EventAwarePolicy,
+    StaticPolicy,
+    VolScaledPolicy,
+    build_policy,
+)
+from agents.policy_config import (
+    CostAwareAllocation,
+    EventAwareAllocation,
+    PolicySpec,
+    StaticAllocation,
+    VolScaledAllocation,
+)
 from agents.portfolio import BookGreeks, OptionLine, Portfolio, QuoteMemo, UnitQuote
 from agents.vega import VegaHedger, VegaHedgerConfig
 
@@ -35,6 +59,23 @@ BUILTIN_AGENTS: dict[str, type[Agent]] = {
 
 __all__ = [
     "BUILTIN_AGENTS",
+    "BUILTIN_MANAGERS",
+    "BUILTIN_POLICIES",
+    "Allocation",
+    "AllocationPolicy",
+    "AllocationState",
+    "CostAwareAllocation",
+    "CostAwarePolicy",
+    "EventAwarePolicy",
+    "ManagerSpec",
+    "PolicyConfig",
+    "PolicyError",
+    "PolicySpec",
+    "StaticPolicy",
+    "VolScaledAllocation",
+    "VolScaledPolicy",
+    "build_policy",
+    "resolve_manager_class",
     "STATE_SCHEDULES",
     "Agent",
     "AgentConfig",

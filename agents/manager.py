@@ -26,18 +26,20 @@ Everything is per path (arrays ``[n]``); agents are known here only by name.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import TypeAdapter
 
-from agents.allocation import GREEKS, bands, policy_scales, stress_moves, stressed_loss
+from agents._policy_base import Allocation, AllocationState, PolicyError, check_allocation
+from agents.allocation import GREEKS, bands_from_shares, stress_moves, stressed_loss
 from agents.attribution import PnLAttribution
 from agents.base import AgentTurn
 from agents.book import BookFlow, BookKeeper, BookPosition
 from agents.manager_config import ConfigResult, ManagerConfig
 from agents.models import MODEL_GREEKS, BSMModel, PricingModel, model_greeks
 from agents.monitor import ModelMonitor
+from agents.policies import build_policy
 from agents.portfolio import OptionLine, Portfolio, QuoteMemo
 from market._rng import BlockRNG
 from market.clock import CLOCK_TOL, minutes_to_years
@@ -45,7 +47,9 @@ from market.events import (
     Announcement,
     BudgetUpdate,
     Fill,
+    InstrumentQuote,
     MarketEvent,
+    ModelAlert,
     Order,
     RiskSnapshot,
 )
@@ -74,6 +78,13 @@ def _model_fn(model: PricingModel, market: MarketEvent, ln: OptionLine) -> Any:
 class RiskManager:
     """The manager of one hedging configuration over ``n`` paths.
 
+    Subclass it for a desk's own rules (``docs/custom_managers.md``): set
+    ``Config`` to a subclass of :class:`ManagerConfig` and override the hooks
+    :meth:`allocate` (the budget's split for the step), :meth:`check_order`
+    (the pre-trade limit check) and :meth:`on_alert` (the reaction to a
+    model alert); everything else is framework. Name it in a scenario with
+    ``HedgeConfig(manager={"cls": <class or dotted path>, "config": {...}})``.
+
     Args:
         config: Budget, stress grid, policy and limits.
         cascade: Agent names in the order they run.
@@ -95,6 +106,9 @@ class RiskManager:
             the run in this process (their books hold the same contracts);
             a private one when None.
     """
+
+    #: The config model of this manager class (a subclass of ManagerConfig).
+    Config: ClassVar[type[ManagerConfig]] = ManagerConfig
 
     def __init__(
         self,
@@ -157,6 +171,12 @@ class RiskManager:
         self._turn_fills: dict[str, list[Fill]] = {}
         self._ds = np.zeros(n_paths)
         self._bands: dict[str, np.ndarray] = {}
+        self.policy = build_policy(config.policy, n_paths)
+        self._static = {g: config.budget * config.weights.get(g, 0.0) for g in GREEKS}  # type: ignore[call-overload]
+        self.shares: dict[str, np.ndarray | float] = dict(self._static)
+        self._usage = np.zeros(n_paths)
+        self._last_cost = np.zeros(n_paths)
+        self._checked = type(self).allocate is not RiskManager.allocate
 
     # ------------------------------------------------------------ protocol
     def begin_step(
@@ -190,12 +210,10 @@ class RiskManager:
         alert = None
         if parts is not None and self.monitor is not None:
             alert = self.monitor.update(parts, market.step, market.time)
-            switch = self.monitor.config.switch_model
-            if alert is not None and switch is not None:
-                self.models = {a: switch for a in self.cascade}
+            if alert is not None:
+                self.on_alert(alert)
         self._running = {"delta": g.delta, "gamma": g.gamma, "vega": g.vega, "theta": g.theta}
         self._model_greeks(market)
-        self._notices = self._update_budget(market) + ((alert,) if alert is not None else ())
         cfg = self.config
         self._ds, dv = stress_moves(
             market.spot,
@@ -204,9 +222,8 @@ class RiskManager:
             cfg.stress_horizon_days / self.year_days,
             cfg.stress_vol,
         )
-        self._bands = bands(
-            cfg.budget, {str(g): w for g, w in cfg.weights.items()}, self.scales, self._ds, dv
-        )
+        self._notices = self._update_budget(market, dv) + ((alert,) if alert is not None else ())
+        self._bands = bands_from_shares(self.shares, self._ds, dv)
         self._orders = []
         self._submitted = []
         self._active = (
@@ -258,18 +275,10 @@ class RiskManager:
 
     def _book_order(self, market: MarketEvent, agent: str, o: Order) -> None:
         """Apply the hard limits to an order executing now and add it to the book's greeks."""
-        cfg = self.config
         q = market.quote(o.instrument)
         qty = o.qty
-        reject = np.zeros(qty.shape, dtype=bool)
-        limit = cfg.max_order.get(o.instrument)
-        if limit is not None:
-            reject |= np.abs(qty) > limit
-        if cfg.hard_limit is not None:
-            before = self._loss(self._running)
-            after = self._loss({g: self._running[g] + qty * getattr(q, g) for g in GREEKS})
-            reject |= (after > cfg.hard_limit * cfg.budget) & (after > before)
-        if reject.any():
+        reject = self.check_order(agent, o.instrument, qty, q)
+        if reject is not None and reject.any():
             self.rejected += reject & (qty != 0.0)
             qty = np.where(reject, 0.0, qty)
         for g in MODEL_GREEKS:
@@ -384,6 +393,8 @@ class RiskManager:
         for fills in out.values():
             for f in fills:
                 step_cost = step_cost + f.cost
+        self._usage = loss / self.config.budget
+        self._last_cost = step_cost
         self.attribution.trade_cost(step_cost)
         self.attribution.after_trades(
             self.portfolio, market, self._running, self._wealth - step_cost
@@ -642,14 +653,49 @@ class RiskManager:
         else:
             self.pending.append(ann.event_time)
 
-    def _update_budget(self, market: MarketEvent) -> tuple[Any, ...]:
-        scales, reason = policy_scales(
-            self.config.policy, market.time, self.pending, self.released, self.year_days
+    def _update_budget(self, market: MarketEvent, dv: float) -> tuple[Any, ...]:
+        """Ask :meth:`allocate` for this step's shares; a BudgetUpdate when the scales change."""
+        state = AllocationState(
+            step=market.step,
+            time=market.time,
+            year_days=self.year_days,
+            pending=tuple(self.pending),
+            released=tuple(self.released),
+            budget=self.config.budget,
+            weights=self._weights,
+            static=self._static,
+            delta=self._running["delta"],
+            gamma=self._running["gamma"],
+            vega=self._running["vega"],
+            spot=market.spot,
+            atm=market.surface.atm,
+            ds=self._ds,
+            dv=dv,
+            usage=self._usage,
+            last_cost=self._last_cost,
+            market=market,
+            unit_costs_fn=lambda: self.unit_costs(market),
         )
-        mon = self.monitor
-        if mon is not None and mon.active and mon.config.action == "tighten":
-            scales = {g: s * mon.config.tighten_scale for g, s in scales.items()}
-            reason = "model_alert"
+        if self._checked:
+            try:
+                alloc = self.allocate(state)
+                check_allocation(alloc, market.n_paths, self.config.budget)
+            except PolicyError:
+                raise
+            except Exception as exc:
+                raise PolicyError(
+                    type(self).__name__, market.step, market.time, f"{type(exc).__name__}: {exc}"
+                ) from exc
+        else:
+            alloc = self.allocate(state)
+        self.shares = dict(alloc.shares)
+        scales = alloc.scales
+        if scales is None:
+            scales = {
+                g: (float(np.mean(self.shares.get(g, 0.0))) / s if s > 0.0 else 1.0)
+                for g, s in self._static.items()
+            }
+        scales = {g: float(scales.get(g, 1.0)) for g in GREEKS}
         if scales == self.scales and market.step > 0:
             return ()
         self.scales = scales
@@ -659,9 +705,106 @@ class RiskManager:
             time=market.time,
             total=self.config.budget,
             scales=dict(scales),
-            reason="initial" if market.step == 0 else reason,
+            reason="initial" if market.step == 0 else alloc.reason,
         )
         return (update,)
+
+    @property
+    def _weights(self) -> dict[str, float]:
+        return {g: float(self.config.weights.get(g, 0.0)) for g in GREEKS}  # type: ignore[call-overload]
+
+    def unit_costs(self, market: MarketEvent) -> dict[str, np.ndarray]:
+        """Quoted cost of moving each greek by one unit through the cheapest listed
+        instrument, per path (see :meth:`AllocationState.unit_costs`)."""
+        since = self._minutes_since_release(market.time)
+        n = market.n_paths
+        out = {g: np.full(n, np.inf) for g in GREEKS}
+        for q in market.quotes:
+            cost = self.costs.get(q.instrument, CostModel())
+            mult = event_multiplier(cost, since)
+            half = q.mid * (cost.half_spread_bps * 1e-4)
+            if q.kind == "option":
+                half = np.abs(q.vega) * (cost.half_spread_vol * 0.01) + q.mid * (
+                    cost.half_spread_pct * 0.01
+                )
+            per_unit = half * mult + (cost.fee_pct * 0.01) * np.abs(q.mid)
+            for g in GREEKS:
+                unit = np.abs(np.ones(n) if q.kind == "underlying" and g == "delta" else getattr(q, g))
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    k = np.where(unit > 1e-12, per_unit / unit, np.inf)
+                out[g] = np.minimum(out[g], k)
+        return out
+
+    # ------------------------------------------------------------ the hooks
+    def allocate(self, state: AllocationState) -> Allocation:
+        """Hook: the budget's split between the greeks for this step, per path.
+
+        Default: the configured policy's answer (:attr:`policy`), every share
+        times the monitor's ``tighten_scale`` while a ``tighten`` alert is on.
+        The framework checks the answer (shares finite, >= 0, summing to at
+        most the budget per path) and reports it to the agents.
+
+        Args:
+            state: The manager's state for the step.
+        """
+        alloc = self.policy.step(state)
+        mon = self.monitor
+        if mon is not None and mon.active and mon.config.action == "tighten":
+            alloc = alloc.scaled(mon.config.tighten_scale, "model_alert")
+        return alloc
+
+    def check_order(
+        self, agent: str, instrument: str, qty: np.ndarray, quote: InstrumentQuote
+    ) -> np.ndarray | None:
+        """Hook: the pre-trade limit check of one order, per path.
+
+        Default: ``max_order`` per instrument, and ``hard_limit``: an order
+        that takes a path's stressed loss above ``hard_limit * budget`` (and
+        raises it) is rejected there. Read the book as it stands before the
+        order in :attr:`book_greeks`, price a book's stress with
+        :meth:`stressed_loss`.
+
+        Args:
+            agent: The agent ordering.
+            instrument: Its listing name.
+            qty: Units ordered per path, ``[n]``.
+            quote: The instrument's quote this step (its greeks per unit).
+
+        Returns:
+            True on the paths where the order is rejected (``[n]`` bool), or
+            None when it passes everywhere.
+        """
+        cfg = self.config
+        reject = np.zeros(qty.shape, dtype=bool)
+        limit = cfg.max_order.get(instrument)
+        if limit is not None:
+            reject |= np.abs(qty) > limit
+        if cfg.hard_limit is not None:
+            before = self._loss(self._running)
+            after = self._loss({g: self._running[g] + qty * getattr(quote, g) for g in GREEKS})
+            reject |= (after > cfg.hard_limit * cfg.budget) & (after > before)
+        return reject
+
+    def on_alert(self, alert: ModelAlert) -> None:
+        """Hook: react to a model-decay alert (the monitor raised it this step).
+
+        Default: every agent switches to the monitor's ``switch_model`` when
+        one is configured (a ``tighten`` action is applied in :meth:`allocate`
+        while the alert is on).
+        """
+        assert self.monitor is not None
+        switch = self.monitor.config.switch_model
+        if switch is not None:
+            self.models = {a: switch for a in self.cascade}
+
+    @property
+    def book_greeks(self) -> dict[str, np.ndarray]:
+        """The book's greeks as they stand (after the orders booked so far this step)."""
+        return self._running
+
+    def stressed_loss(self, greeks: dict[str, np.ndarray]) -> np.ndarray:
+        """Worst loss over this step's stress grid of a book with these greeks, ``[n]``."""
+        return self._loss(greeks)
 
     # ---------------------------------------------------------------- state
     def snapshot(self) -> dict[str, Any]:
@@ -684,6 +827,10 @@ class RiskManager:
             "last_spot": {k: v.copy() for k, v in self._last_spot.items()},
             "slippage": self.slippage.copy(),
             "pre_mid": {k: list(v) for k, v in self._pre_mid.items()},
+            "policy": self.policy.snapshot(),
+            "shares": dict(self.shares),
+            "usage": self._usage.copy(),
+            "last_cost": self._last_cost.copy(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -712,3 +859,8 @@ class RiskManager:
             self._pre_mid = {
                 k: (str(c), k_.copy(), m.copy()) for k, (c, k_, m) in state["pre_mid"].items()
             }
+        if "policy" in state:
+            self.policy.restore(state["policy"])
+            self.shares = dict(state["shares"])
+            self._usage = state["usage"].copy()
+            self._last_cost = state["last_cost"].copy()
