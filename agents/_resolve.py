@@ -6,6 +6,8 @@ import importlib
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+
 T = TypeVar("T")
 
 
@@ -46,3 +48,20 @@ def resolve_class(ref: str | type, base: type[T], builtins: Mapping[str, type[T]
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise ValueError(f"{what} {ref!r} is not a subclass of agents.{base.__name__}")
     return cls
+
+
+#: Union tags of the policy and manager references (never field names).
+UNION_TAGS = frozenset(
+    {"policy_spec", "manager_spec", "manager_config", "static", "event_aware", "vol_scaled",
+     "cost_aware"}
+)
+
+
+def first_error(exc: ValidationError) -> str:
+    """``field.path: message`` of the first error, union tags left out."""
+    err = exc.errors()[0]
+    loc = ".".join(
+        str(p) for p in err["loc"] if str(p) not in UNION_TAGS and not str(p).startswith("function-")
+    )
+    msg = " ".join(str(err["msg"]).removeprefix("Value error, ").split())
+    return f"{loc}: {msg}" if loc else msg

@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
+from pydantic import (
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from agents._resolve import resolve_class
+from agents._resolve import first_error, resolve_class
 from agents.manager import RiskManager
 from agents.manager_config import ManagerConfig
 from market.validation import StrictModel
@@ -47,10 +56,26 @@ class ManagerSpec(StrictModel):
             data = {**data, "config": data["config"].model_dump(mode="python")}
         return data
 
-    @model_validator(mode="after")
-    def _check(self) -> ManagerSpec:
-        self.build_config()
-        return self
+    @field_validator("cls")
+    @classmethod
+    def _resolve(cls, ref: str | type) -> str | type:
+        mgr = resolve_manager_class(ref)
+        if not (isinstance(mgr.Config, type) and issubclass(mgr.Config, ManagerConfig)):
+            raise ValueError(f"{mgr.__name__}.Config must be a subclass of agents.ManagerConfig")
+        return ref
+
+    @field_validator("config")
+    @classmethod
+    def _validate(cls, config: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        ref = info.data.get("cls")
+        if ref is None:  # cls itself failed
+            return config
+        mgr = resolve_manager_class(ref)
+        try:
+            mgr.Config.model_validate(config)
+        except ValidationError as exc:
+            raise ValueError(f"{first_error(exc)} (config of {mgr.__name__})") from None
+        return config
 
     @property
     def manager_class(self) -> type[RiskManager]:
@@ -58,33 +83,20 @@ class ManagerSpec(StrictModel):
         return resolve_manager_class(self.cls)
 
     def build_config(self) -> ManagerConfig:
-        """The validated config of the manager class.
-
-        Raises:
-            ValueError: One line naming the field (``config.<field>: ...``).
-        """
-        cls = self.manager_class
-        if not (isinstance(cls.Config, type) and issubclass(cls.Config, ManagerConfig)):
-            raise ValueError(f"{cls.__name__}.Config must be a subclass of agents.ManagerConfig")
-        try:
-            return cls.Config.model_validate(self.config)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-            msg = " ".join(str(err["msg"]).removeprefix("Value error, ").split())
-            raise ValueError(f"config.{loc}: {msg} (config of {cls.__name__})") from None
+        """The validated config of the manager class."""
+        return self.manager_class.Config.model_validate(self.config)
 
 
 def _manager_tag(value: Any) -> str:
     if isinstance(value, ManagerSpec) or (isinstance(value, dict) and "cls" in value):
-        return "spec"
-    return "config"
+        return "manager_spec"
+    return "manager_config"
 
 
 #: What ``HedgeConfig.manager`` holds: a :class:`ManagerConfig` (the default
 #: manager) or a :class:`ManagerSpec` (a dict with ``cls``).
 ManagerRef = Annotated[
-    Annotated[ManagerConfig, Tag("config")] | Annotated[ManagerSpec, Tag("spec")],
+    Annotated[ManagerConfig, Tag("manager_config")] | Annotated[ManagerSpec, Tag("manager_spec")],
     Discriminator(_manager_tag),
 ]
 

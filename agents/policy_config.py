@@ -11,10 +11,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
+from pydantic import (
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from agents._policy_base import AllocationPolicy, PolicyConfig
-from agents._resolve import resolve_class
+from agents._resolve import first_error, resolve_class
 
 Greek = Literal["delta", "gamma", "vega"]
 
@@ -122,17 +131,24 @@ class PolicySpec(PolicyConfig):
     cls: str | type
     config: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _check(self) -> PolicySpec:
-        cls = self.policy_class
+    @field_validator("cls")
+    @classmethod
+    def _resolve(cls, ref: str | type) -> str | type:
+        resolve_class(ref, AllocationPolicy, {}, "policy class")
+        return ref
+
+    @field_validator("config")
+    @classmethod
+    def _validate(cls, config: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        ref = info.data.get("cls")
+        if ref is None:  # cls itself failed
+            return config
+        policy = resolve_class(ref, AllocationPolicy, {}, "policy class")
         try:
-            cls.Config.model_validate(self.config)
+            policy.Config.model_validate(config)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"])
-            msg = " ".join(str(err["msg"]).removeprefix("Value error, ").split())
-            raise ValueError(f"config of {cls.__name__}: {loc}: {msg}") from None
-        return self
+            raise ValueError(f"{first_error(exc)} (config of {policy.__name__})") from None
+        return config
 
     @property
     def policy_class(self) -> type[AllocationPolicy]:
@@ -142,9 +158,9 @@ class PolicySpec(PolicyConfig):
 
 def _policy_tag(value: Any) -> str | None:
     if isinstance(value, dict):
-        return "spec" if "cls" in value else str(value.get("kind", "static"))
+        return "policy_spec" if "cls" in value else str(value.get("kind", "static"))
     if isinstance(value, PolicySpec):
-        return "spec"
+        return "policy_spec"
     return getattr(value, "kind", None)
 
 
@@ -155,7 +171,7 @@ PolicyRef = Annotated[
     | Annotated[EventAwareAllocation, Tag("event_aware")]
     | Annotated[VolScaledAllocation, Tag("vol_scaled")]
     | Annotated[CostAwareAllocation, Tag("cost_aware")]
-    | Annotated[PolicySpec, Tag("spec")],
+    | Annotated[PolicySpec, Tag("policy_spec")],
     Discriminator(
         _policy_tag,
         custom_error_type="policy",
