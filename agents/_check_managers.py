@@ -1,4 +1,7 @@
-"""``check_policy`` / ``check_manager``: the policy and manager contracts (see :mod:`agents.testing`)."""
+"""``check_policy`` / ``check_manager``: the policy and manager contracts.
+
+Re-exported from :mod:`agents.testing`.
+"""
 
 from __future__ import annotations
 
@@ -178,14 +181,18 @@ def check_policy(cls: type[AllocationPolicy], config: dict[str, Any] | Any = Non
     try:
         cls.Config.model_validate(fields)
     except ValidationError as exc:
-        raise ManagerContractError(f"{cls.__name__} cannot be built with {fields!r}: {exc}") from None
+        raise ManagerContractError(
+            f"{cls.__name__} cannot be built with {fields!r}: {exc}"
+        ) from None
     _check_no_ray(cls, "policies")
     spec = PolicySpec(cls=cls, config=fields)
     cfg = ManagerConfig(budget=50.0, policy=spec)
     _run_checks(cls.__name__, lambda: _manager(RiskManager, cfg))
 
 
-def check_manager(cls: type[RiskManager], config: dict[str, Any] | ManagerConfig | None = None) -> None:
+def check_manager(
+    cls: type[RiskManager], config: dict[str, Any] | ManagerConfig | None = None
+) -> None:
     """Check a manager class against the contract (as :func:`check_policy`, for the
     whole manager: its ``Config`` derives from :class:`~agents.ManagerConfig`,
     frozen and strict; shares within the budget; determinism of shares and P&L;
@@ -211,7 +218,9 @@ def check_manager(cls: type[RiskManager], config: dict[str, Any] | ManagerConfig
         cfg = cls.Config.model_validate(fields)
         _manager(cls, cfg)
     except Exception as exc:
-        raise ManagerContractError(f"{cls.__name__} cannot be built with {fields!r}: {exc}") from None
+        raise ManagerContractError(
+            f"{cls.__name__} cannot be built with {fields!r}: {exc}"
+        ) from None
     _check_no_ray(cls, "managers")
     _run_checks(cls.__name__, lambda: _manager(cls, cfg))
 

@@ -11,7 +11,9 @@ from pydantic import ValidationError
 T = TypeVar("T")
 
 
-def resolve_class(ref: str | type, base: type[T], builtins: Mapping[str, type[T]], what: str) -> type[T]:
+def resolve_class(
+    ref: str | type, base: type[T], builtins: Mapping[str, type[T]], what: str
+) -> type[T]:
     """The subclass of ``base`` that ``ref`` names.
 
     Args:
@@ -52,8 +54,15 @@ def resolve_class(ref: str | type, base: type[T], builtins: Mapping[str, type[T]
 
 #: Union tags of the policy and manager references (never field names).
 UNION_TAGS = frozenset(
-    {"policy_spec", "manager_spec", "manager_config", "static", "event_aware", "vol_scaled",
-     "cost_aware"}
+    {
+        "policy_spec",
+        "manager_spec",
+        "manager_config",
+        "static",
+        "event_aware",
+        "vol_scaled",
+        "cost_aware",
+    }
 )
 
 
@@ -61,7 +70,9 @@ def first_error(exc: ValidationError) -> str:
     """``field.path: message`` of the first error, union tags left out."""
     err = exc.errors()[0]
     loc = ".".join(
-        str(p) for p in err["loc"] if str(p) not in UNION_TAGS and not str(p).startswith("function-")
+        str(p)
+        for p in err["loc"]
+        if str(p) not in UNION_TAGS and not str(p).startswith("function-")
     )
     msg = " ".join(str(err["msg"]).removeprefix("Value error, ").split())
     return f"{loc}: {msg}" if loc else msg

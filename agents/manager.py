@@ -729,7 +729,9 @@ class RiskManager:
                 )
             per_unit = half * mult + (cost.fee_pct * 0.01) * np.abs(q.mid)
             for g in GREEKS:
-                unit = np.abs(np.ones(n) if q.kind == "underlying" and g == "delta" else getattr(q, g))
+                unit = np.abs(
+                    np.ones(n) if q.kind == "underlying" and g == "delta" else getattr(q, g)
+                )
                 with np.errstate(divide="ignore", invalid="ignore"):
                     k = np.where(unit > 1e-12, per_unit / unit, np.inf)
                 out[g] = np.minimum(out[g], k)

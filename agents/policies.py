@@ -215,9 +215,7 @@ class CostAwarePolicy(AllocationPolicy):
         per = state.stress_per_unit()
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = {g: unit[g] / per[g] for g in GREEKS}
-        shares = cost_aware_shares(
-            dict(state.static), ratio, self.config.power, self.config.floor
-        )
+        shares = cost_aware_shares(dict(state.static), ratio, self.config.power, self.config.floor)
         return Allocation(shares, "cost_aware")
 
 

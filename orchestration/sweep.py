@@ -304,7 +304,7 @@ def with_budgets(
         if not isinstance(b, int | float) or isinstance(b, bool) or not 0.0 < b < float("inf"):
             raise ScenarioError(f"--budgets: {b!r} is not a positive finite number")
     fields = [budget_field(scenario, c) for c in scenario.configs]
-    out = []
+    out: list[dict[str, Any]] = []
     for spec in runs:
         for b in budgets:
             over = {**spec["overrides"], **dict.fromkeys(fields, float(b))}
@@ -367,7 +367,9 @@ def frontier(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             dominates(q, p) for q in out if q["config"] == p["config"] and q is not p
         )
         p["dominated_by"] = ",".join(
-            sorted({q["config"] for q in out if q["config"] != p["config"] and dominates(q, p)})
+            sorted(
+                {str(q["config"]) for q in out if q["config"] != p["config"] and dominates(q, p)}
+            )
         )
     out.sort(key=lambda p: (p["config"], p["transaction_cost"], p["cvar_95"]))
     return out

@@ -118,9 +118,7 @@ class DeskManager(RiskManager):
         limit = self.config.max_order_loss
         if limit is None:
             return reject
-        alone = self.stressed_loss(
-            {g: qty * getattr(quote, g) for g in ("delta", "gamma", "vega")}
-        )
+        alone = self.stressed_loss({g: qty * getattr(quote, g) for g in ("delta", "gamma", "vega")})
         fat = alone > limit * self.config.budget
         return fat if reject is None else reject | fat
 

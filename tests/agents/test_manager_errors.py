@@ -58,7 +58,8 @@ CUSTOM = str(Path(__file__).parents[2] / "scenarios" / "custom_manager.py")
         (
             CUSTOM,
             "configs.desk.manager.config.policy.config.trigger=5",
-            "policy.config: trigger: Input should be less than or equal to 1 (config of UsageBrake)",
+            "policy.config: trigger: Input should be less than or equal to 1 "
+            "(config of UsageBrake)",
         ),
         (
             CUSTOM,
@@ -71,15 +72,28 @@ def test_a_bad_policy_or_manager_exits_2_with_one_line_and_writes_nothing(
     tmp_path: Path, capsys, scenario, override, needle
 ) -> None:
     out = tmp_path / "never"
-    rc = main(["run", scenario, "--runtime", "local", "--out", str(out), "--no-progress",
-               "--set", override])
+    rc = main(
+        [
+            "run",
+            scenario,
+            "--runtime",
+            "local",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--set",
+            override,
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2
     assert needle in err and len(err.splitlines()) == 1, err
     assert not out.exists()
 
 
-def test_a_user_module_whose_import_raises_is_one_line_naming_the_module(tmp_path: Path, capsys) -> None:
+def test_a_user_module_whose_import_raises_is_one_line_naming_the_module(
+    tmp_path: Path, capsys
+) -> None:
     (tmp_path / "broken_desk.py").write_text("raise RuntimeError('no licence file')\n")
     script = tmp_path / "sc.py"
     script.write_text(

@@ -11,7 +11,7 @@ import pytest
 
 from orchestration import config_metrics, load_scenario, run_local
 
-DESK_RULES = '''
+DESK_RULES = """
 from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
@@ -48,9 +48,9 @@ class Desk(RiskManager):
         reject = super().check_order(agent, instrument, qty, quote)
         big = np.abs(qty) > self.config.max_units
         return big if reject is None else reject | big
-'''
+"""
 
-SCENARIO = '''
+SCENARIO = """
 from desk_rules import Desk
 from orchestration import AgentSpec, HedgeConfig, Scenario
 from scenarios.macro_gap import SCENARIO as GAP, DELTA, GAMMA, VEGA, MANAGER
@@ -70,7 +70,7 @@ SCENARIO = apply_overrides(GAP.model_copy(update={"configs": {
         "config": {**M, "policy": {"kind": "event_aware",
                                     "base": {"cls": "desk_rules.Brake"}}}}),
 }}), ["name=desk_user", "n_paths=192", "days=4", "market.gap.day=2"])
-'''
+"""
 
 
 def _project(tmp_path: Path) -> Path:
@@ -100,7 +100,6 @@ def test_a_user_policy_and_manager_run_with_the_same_bits_in_process_and_on_ray(
         hashes[name] = a["pnl_sha256"]
     assert len(set(hashes.values())) == 3  # the user's rules change the numbers
     assert local["desk"].rejected.sum() > 0  # its pre-trade check ran
-
 
 
 def test_the_user_classes_pass_the_check_kit_and_a_broken_copy_fails_it(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 from agents import (
     AllocationState,
@@ -23,10 +24,7 @@ from agents.allocation import (
     stressed_loss,
 )
 from agents.policies import cost_aware_shares
-from agents.policy_config import EventAwareAllocation
-from pydantic import TypeAdapter
-
-from agents.policy_config import PolicyRef
+from agents.policy_config import EventAwareAllocation, PolicyRef
 
 YD = 365.0
 T_EVENT = 10 / YD
@@ -169,7 +167,11 @@ def test_cost_aware_closed_form_minimises_the_expected_rebalancing_cost() -> Non
         if min(x.values()) > 0:
             assert objective(x) >= best - 1e-9
     # the dearer greek gets the wider band
-    assert s["vega"][0] / static["vega"] > s["gamma"][0] / static["gamma"] > s["delta"][0] / static["delta"]
+    assert (
+        s["vega"][0] / static["vega"]
+        > s["gamma"][0] / static["gamma"]
+        > s["delta"][0] / static["delta"]
+    )
 
 
 def test_cost_aware_treats_an_unhedgeable_greek_as_the_dearest() -> None:
@@ -184,18 +186,22 @@ def test_cost_aware_treats_an_unhedgeable_greek_as_the_dearest() -> None:
 def test_event_aware_tightens_any_base_policy_inside_the_window_only() -> None:
     w = {"delta": 0.2, "gamma": 0.4, "vega": 0.4}
     spot, atm = np.array([100.0, 90.0]), np.array([0.2, 0.3])
-    unit = {"delta": np.array([0.01, 0.01]), "gamma": np.array([0.2, 0.3]), "vega": np.array([0.003, 0.002])}
+    unit = {
+        "delta": np.array([0.01, 0.01]),
+        "gamma": np.array([0.2, 0.3]),
+        "vega": np.array([0.003, 0.002]),
+    }
     base = CostAwarePolicy(CostAwarePolicy.Config(), 2)
-    ev = build_policy(
-        EventAwareAllocation(base={"kind": "cost_aware"}, tighten={"vega": 0.25}), 2
-    )
+    ev = build_policy(EventAwareAllocation(base={"kind": "cost_aware"}, tighten={"vega": 0.25}), 2)
     for day, tight in ((5.0, False), (9.0, True), (10.2, True), (11.0, False)):
         st_ = _state(2, 500.0, w, spot, atm, day / YD, unit)
         a, b = base.step(st_), ev.step(st_)
         assert np.array_equal(b.shares["gamma"], a.shares["gamma"])
         factor = 0.25 if tight else 1.0
         assert np.array_equal(b.shares["vega"], a.shares["vega"] * factor)
-        assert b.reason == ("pre_event" if day < 10 and tight else "post_event" if tight else a.reason)
+        assert b.reason == (
+            "pre_event" if day < 10 and tight else "post_event" if tight else a.reason
+        )
 
 
 def test_vol_scaled_tightens_when_realised_vol_exceeds_implied_and_round_trips() -> None:
@@ -223,5 +229,5 @@ def test_unknown_policy_kind_or_bad_field_names_the_field() -> None:
         ManagerConfig(policy={"kind": "nope"})
     with pytest.raises(ValidationError, match="power"):
         ManagerConfig(policy={"kind": "cost_aware", "power": -1})
-    with pytest.raises(ValidationError, match="unknown policy class 'no_such_mod.X'"):
+    with pytest.raises(ValidationError, match=r"unknown policy class 'no_such_mod\.X'"):
         ManagerConfig(policy={"cls": "no_such_mod.X"})

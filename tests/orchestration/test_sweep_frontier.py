@@ -36,7 +36,13 @@ def test_the_frontier_averages_seeds_and_marks_dominated_points() -> None:
     ]
     table = frontier(rows)
     by = {(p["config"], p["budget"]): p for p in table}
-    assert set(by) == {("static", 100), ("static", 200), ("static", 400), ("cheap", 100), ("cheap", 200)}
+    assert set(by) == {
+        ("static", 100),
+        ("static", 200),
+        ("static", 400),
+        ("cheap", 100),
+        ("cheap", 200),
+    }
     s100 = by[("static", 100)]
     assert s100["runs"] == 2 and s100["transaction_cost"] == 11.0 and s100["cvar_95"] == 52.0
     assert not by[("static", 400)]["efficient"] and by[("static", 200)]["efficient"]
@@ -62,17 +68,34 @@ def test_with_budgets_sets_every_configuration_alike_and_refuses_bad_budgets() -
 @pytest.mark.slow
 def test_sweep_frontier_writes_the_table_and_the_plot(tmp_path: Path, capsys) -> None:
     out = tmp_path / "sw"
-    argv = ["sweep", "macro_gap", "--runtime", "local", "--paths", "96", "--budgets",
-            "300,1200", "--frontier", "--out", str(out), "--no-progress",
-            "--set", "days=3", "--set", "market.gap.day=1.5"]
+    argv = [
+        "sweep",
+        "macro_gap",
+        "--runtime",
+        "local",
+        "--paths",
+        "96",
+        "--budgets",
+        "300,1200",
+        "--frontier",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--set",
+        "days=3",
+        "--set",
+        "market.gap.day=1.5",
+    ]
     assert main(argv) == 0
     table = json.loads((out / "frontier.json").read_text())
     sweep = json.loads((out / "sweep.json").read_text())
     assert len(sweep) == 2 * 5 and len(table) == 2 * 5  # 2 budgets x 5 configurations
     for p in table:
         row = next(
-            r for r in sweep
-            if r["config"] == p["config"] and r[f"configs.{p['config']}.manager.budget"] == p["budget"]
+            r
+            for r in sweep
+            if r["config"] == p["config"]
+            and r[f"configs.{p['config']}.manager.budget"] == p["budget"]
         )
         assert p["transaction_cost"] == row["transaction_cost"] and p["cvar_95"] == row["cvar_95"]
     assert (out / "frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -82,8 +105,20 @@ def test_sweep_frontier_writes_the_table_and_the_plot(tmp_path: Path, capsys) ->
 
 def test_bad_budgets_exit_2_and_write_nothing(tmp_path: Path, capsys) -> None:
     out = tmp_path / "never"
-    rc = main(["sweep", "macro_gap", "--runtime", "local", "--budgets", "300,abc",
-               "--frontier", "--out", str(out), "--no-progress"])
+    rc = main(
+        [
+            "sweep",
+            "macro_gap",
+            "--runtime",
+            "local",
+            "--budgets",
+            "300,abc",
+            "--frontier",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "--budgets '300,abc'" in err and len(err.splitlines()) == 1
     assert not out.exists()
