@@ -31,8 +31,14 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import TypeAdapter
 
-from agents._policy_base import Allocation, AllocationState, PolicyError, check_allocation
-from agents.allocation import GREEKS, bands_from_shares, stress_moves, stressed_loss
+from agents._manager_budget import BudgetHooks
+from agents._manager_series import (
+    SERIES_BUFFER_ELEMENTS,
+    SERIES_MAX_ROWS,
+    SERIES_SAMPLE_PATHS,
+    SeriesBuffer,
+)
+from agents.allocation import GREEKS, bands_from_shares, stress_moves
 from agents.attribution import PnLAttribution
 from agents.base import AgentTurn
 from agents.book import BookFlow, BookKeeper, BookPosition
@@ -45,25 +51,16 @@ from market._rng import BlockRNG
 from market.clock import CLOCK_TOL, minutes_to_years
 from market.events import (
     Announcement,
-    BudgetUpdate,
     Fill,
-    InstrumentQuote,
     MarketEvent,
-    ModelAlert,
     Order,
     RiskSnapshot,
 )
 from market.execution import CostModel, event_multiplier, fill_order
 
+__all__ = ["SERIES_BUFFER_ELEMENTS", "SERIES_MAX_ROWS", "SERIES_SAMPLE_PATHS", "RiskManager"]
+
 _MODEL: TypeAdapter[PricingModel] = TypeAdapter(PricingModel)
-#: Numbers the per-step series buffer holds (five per path and step) before
-#: its percentiles are taken.
-SERIES_BUFFER_ELEMENTS = 1 << 20
-#: Most steps buffered at once.
-SERIES_MAX_ROWS = 4096
-#: Paths the per-step greek percentiles are taken over, at most (an evenly
-#: strided sample beyond it; exact below).
-SERIES_SAMPLE_PATHS = 2048
 
 
 #: Quantity of a stand-in line (only its terms are used).
@@ -75,7 +72,7 @@ def _model_fn(model: PricingModel, market: MarketEvent, ln: OptionLine) -> Any:
     return lambda: model_greeks(model, market, ln.strike, ln.expiry, ln.is_call)
 
 
-class RiskManager:
+class RiskManager(BudgetHooks, SeriesBuffer):
     """The manager of one hedging configuration over ``n`` paths.
 
     Subclass it for a desk's own rules (``docs/custom_managers.md``): set
@@ -176,7 +173,7 @@ class RiskManager:
         self.shares: dict[str, np.ndarray | float] = dict(self._static)
         self._usage = np.zeros(n_paths)
         self._last_cost = np.zeros(n_paths)
-        self._checked = type(self).allocate is not RiskManager.allocate
+        self._checked = type(self).allocate is not BudgetHooks.allocate
 
     # ------------------------------------------------------------ protocol
     def begin_step(
@@ -459,106 +456,7 @@ class RiskManager:
             slippage=self.slippage.copy() if self.slippage_minutes is not None else np.zeros(0),
         )
 
-    @property
-    def series(self) -> list[dict[str, float]]:
-        """Per-step summaries across paths of the post-trade book (for reports).
-
-        One dict per settled step: ``step``, ``time``, the 5th/50th/95th
-        percentiles of delta, gamma and vega, ``budget_usage`` (mean stressed
-        loss / budget), ``breach_rate``, the budget ``scale_*`` and
-        ``pnl_mean`` (pre-trade wealth).
-        """
-        self._flush_series()
-        return self._series
-
-    @series.setter
-    def series(self, rows: list[dict[str, float]]) -> None:
-        self._series = list(rows)
-        self._series_buf, self._series_meta = None, []
-
-    def _series_add(self, market: MarketEvent, loss: np.ndarray) -> None:
-        """Keep this step's summary inputs; the summaries are taken in batches.
-
-        The post-trade delta, gamma and vega (and, on up to
-        :data:`SERIES_SAMPLE_PATHS` paths, the stressed loss and wealth) are
-        copied into a buffer of up to :data:`SERIES_BUFFER_ELEMENTS` numbers;
-        when it is full (and whenever :attr:`series` is read) one vectorised
-        pass takes the percentiles and means of every buffered step -- the
-        same numbers, bit for bit, as one pass per step, at a fraction of the
-        fixed cost. On more paths than :data:`SERIES_SAMPLE_PATHS` the greek
-        percentiles are those of an evenly strided sample of paths (``0, s,
-        2s, ...`` with ``s = ceil(n / SERIES_SAMPLE_PATHS)``, at least
-        ``SERIES_SAMPLE_PATHS / 2`` paths): an exact percentile is an
-        O(n) selection costing about as much as the step's pricing, for a
-        plotted band. The means (budget usage, breach rate, P&L) always use
-        every path.
-        """
-        n = loss.shape[0]
-        stride = -(-n // SERIES_SAMPLE_PATHS)
-        exact = stride == 1
-        buf = self._series_buf
-        if buf is None:
-            width, m = (5, n) if exact else (3, len(range(0, n, stride)))
-            rows = max(1, min(SERIES_MAX_ROWS, SERIES_BUFFER_ELEMENTS // (width * m)))
-            buf = self._series_buf = np.empty((rows, width, m))
-        i = len(self._series_meta)
-        r = self._running
-        means: tuple[float, float, float] | None = None
-        if exact:
-            buf[i, 0], buf[i, 1], buf[i, 2] = r["delta"], r["gamma"], r["vega"]
-            buf[i, 3], buf[i, 4] = loss, self._wealth
-        else:
-            buf[i, 0] = r["delta"][::stride]
-            buf[i, 1] = r["gamma"][::stride]
-            buf[i, 2] = r["vega"][::stride]
-            budget = self.config.budget
-            means = (
-                float(np.mean(loss) / budget),
-                float(np.mean(loss > budget)),
-                float(np.mean(self._wealth)),
-            )
-        scales = tuple(self.scales[g] for g in GREEKS)
-        self._series_meta.append((float(market.step), market.time, scales, means))
-        if i + 1 == buf.shape[0]:
-            self._flush_series()
-
-    def _flush_series(self) -> None:
-        meta = self._series_meta
-        if not meta:
-            return
-        k, budget = len(meta), self.config.budget
-        buf = self._series_buf
-        assert buf is not None
-        # The buffer is scratch: let the selection work in place.
-        q = np.percentile(buf[:k, :3], (5, 50, 95), axis=-1, overwrite_input=True)
-        if buf.shape[1] == 5:
-            usage = np.mean(buf[:k, 3], axis=-1) / budget
-            breach = np.mean(buf[:k, 3] > budget, axis=-1)
-            pnl = np.mean(buf[:k, 4], axis=-1)
-        for i, (step, time, scales, means) in enumerate(meta):
-            row = {"step": step, "time": float(time)}
-            for j, g in enumerate(GREEKS):
-                row.update(
-                    {
-                        f"{g}_p5": float(q[0, i, j]),
-                        f"{g}_p50": float(q[1, i, j]),
-                        f"{g}_p95": float(q[2, i, j]),
-                    }
-                )
-            if means is None:
-                means = (float(usage[i]), float(breach[i]), float(pnl[i]))
-            row["budget_usage"], row["breach_rate"] = means[0], means[1]
-            row.update({f"scale_{g}": float(x) for g, x in zip(GREEKS, scales, strict=True)})
-            row["pnl_mean"] = means[2]
-            self._series.append(row)
-        self._series_meta = []
-
     # ------------------------------------------------------------- helpers
-    def _loss(self, greeks: dict[str, np.ndarray]) -> np.ndarray:
-        return stressed_loss(
-            greeks["delta"], greeks["gamma"], greeks["vega"], self._ds, self.config.stress_vol
-        )
-
     def _model_key(self, model: PricingModel) -> str:
         key = self._model_keys.get(model)
         if key is None:
@@ -652,161 +550,6 @@ class RiskManager:
             self.released.append(ann.event_time)
         else:
             self.pending.append(ann.event_time)
-
-    def _update_budget(self, market: MarketEvent, dv: float) -> tuple[Any, ...]:
-        """Ask :meth:`allocate` for this step's shares; a BudgetUpdate when the scales change."""
-        state = AllocationState(
-            step=market.step,
-            time=market.time,
-            year_days=self.year_days,
-            pending=tuple(self.pending),
-            released=tuple(self.released),
-            budget=self.config.budget,
-            weights=self._weights,
-            static=self._static,
-            delta=self._running["delta"],
-            gamma=self._running["gamma"],
-            vega=self._running["vega"],
-            spot=market.spot,
-            atm=market.surface.atm,
-            ds=self._ds,
-            dv=dv,
-            usage=self._usage,
-            last_cost=self._last_cost,
-            market=market,
-            unit_costs_fn=lambda: self.unit_costs(market),
-        )
-        if self._checked:
-            try:
-                alloc = self.allocate(state)
-                check_allocation(alloc, market.n_paths, self.config.budget)
-            except PolicyError:
-                raise
-            except Exception as exc:
-                raise PolicyError(
-                    type(self).__name__, market.step, market.time, f"{type(exc).__name__}: {exc}"
-                ) from exc
-        else:
-            alloc = self.allocate(state)
-        self.shares = dict(alloc.shares)
-        scales = alloc.scales
-        if scales is None:
-            scales = {
-                g: (float(np.mean(self.shares.get(g, 0.0))) / s if s > 0.0 else 1.0)
-                for g, s in self._static.items()
-            }
-        scales = {g: float(scales.get(g, 1.0)) for g in GREEKS}
-        if scales == self.scales and market.step > 0:
-            return ()
-        self.scales = scales
-        update = BudgetUpdate(
-            step=market.step,
-            sender="manager",
-            time=market.time,
-            total=self.config.budget,
-            scales=dict(scales),
-            reason="initial" if market.step == 0 else alloc.reason,
-        )
-        return (update,)
-
-    @property
-    def _weights(self) -> dict[str, float]:
-        return {g: float(self.config.weights.get(g, 0.0)) for g in GREEKS}  # type: ignore[call-overload]
-
-    def unit_costs(self, market: MarketEvent) -> dict[str, np.ndarray]:
-        """Quoted cost of moving each greek by one unit through the cheapest listed
-        instrument, per path (see :meth:`AllocationState.unit_costs`)."""
-        since = self._minutes_since_release(market.time)
-        n = market.n_paths
-        out = {g: np.full(n, np.inf) for g in GREEKS}
-        for q in market.quotes:
-            cost = self.costs.get(q.instrument, CostModel())
-            mult = event_multiplier(cost, since)
-            half = q.mid * (cost.half_spread_bps * 1e-4)
-            if q.kind == "option":
-                half = np.abs(q.vega) * (cost.half_spread_vol * 0.01) + q.mid * (
-                    cost.half_spread_pct * 0.01
-                )
-            per_unit = half * mult + (cost.fee_pct * 0.01) * np.abs(q.mid)
-            for g in GREEKS:
-                unit = np.abs(
-                    np.ones(n) if q.kind == "underlying" and g == "delta" else getattr(q, g)
-                )
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    k = np.where(unit > 1e-12, per_unit / unit, np.inf)
-                out[g] = np.minimum(out[g], k)
-        return out
-
-    # ------------------------------------------------------------ the hooks
-    def allocate(self, state: AllocationState) -> Allocation:
-        """Hook: the budget's split between the greeks for this step, per path.
-
-        Default: the configured policy's answer (:attr:`policy`), every share
-        times the monitor's ``tighten_scale`` while a ``tighten`` alert is on.
-        The framework checks the answer (shares finite, >= 0, summing to at
-        most the budget per path) and reports it to the agents.
-
-        Args:
-            state: The manager's state for the step.
-        """
-        alloc = self.policy.step(state)
-        mon = self.monitor
-        if mon is not None and mon.active and mon.config.action == "tighten":
-            alloc = alloc.scaled(mon.config.tighten_scale, "model_alert")
-        return alloc
-
-    def check_order(
-        self, agent: str, instrument: str, qty: np.ndarray, quote: InstrumentQuote
-    ) -> np.ndarray | None:
-        """Hook: the pre-trade limit check of one order, per path.
-
-        Default: ``max_order`` per instrument, and ``hard_limit``: an order
-        that takes a path's stressed loss above ``hard_limit * budget`` (and
-        raises it) is rejected there. Read the book as it stands before the
-        order in :attr:`book_greeks`, price a book's stress with
-        :meth:`stressed_loss`.
-
-        Args:
-            agent: The agent ordering.
-            instrument: Its listing name.
-            qty: Units ordered per path, ``[n]``.
-            quote: The instrument's quote this step (its greeks per unit).
-
-        Returns:
-            True on the paths where the order is rejected (``[n]`` bool), or
-            None when it passes everywhere.
-        """
-        cfg = self.config
-        reject = np.zeros(qty.shape, dtype=bool)
-        limit = cfg.max_order.get(instrument)
-        if limit is not None:
-            reject |= np.abs(qty) > limit
-        if cfg.hard_limit is not None:
-            before = self._loss(self._running)
-            after = self._loss({g: self._running[g] + qty * getattr(quote, g) for g in GREEKS})
-            reject |= (after > cfg.hard_limit * cfg.budget) & (after > before)
-        return reject
-
-    def on_alert(self, alert: ModelAlert) -> None:
-        """Hook: react to a model-decay alert (the monitor raised it this step).
-
-        Default: every agent switches to the monitor's ``switch_model`` when
-        one is configured (a ``tighten`` action is applied in :meth:`allocate`
-        while the alert is on).
-        """
-        assert self.monitor is not None
-        switch = self.monitor.config.switch_model
-        if switch is not None:
-            self.models = {a: switch for a in self.cascade}
-
-    @property
-    def book_greeks(self) -> dict[str, np.ndarray]:
-        """The book's greeks as they stand (after the orders booked so far this step)."""
-        return self._running
-
-    def stressed_loss(self, greeks: dict[str, np.ndarray]) -> np.ndarray:
-        """Worst loss over this step's stress grid of a book with these greeks, ``[n]``."""
-        return self._loss(greeks)
 
     # ---------------------------------------------------------------- state
     def snapshot(self) -> dict[str, Any]:

@@ -245,7 +245,11 @@ def test_policy_config_is_validated_when_the_manager_config_is() -> None:
             return Allocation(dict(state.static))
 
     ManagerConfig(policy={"cls": Strict, "config": {"level": 0.2}})
-    with pytest.raises(ValidationError, match=r"level: Input should be greater than 0 \(config of Strict\)"):
+    with pytest.raises(
+        ValidationError, match=r"level: Input should be greater than 0 \(config of Strict\)"
+    ):
         ManagerConfig(policy={"cls": Strict, "config": {"level": -1}})
-    with pytest.raises(ValidationError, match=r"nope: Extra inputs are not permitted \(config of Strict\)"):
+    with pytest.raises(
+        ValidationError, match=r"nope: Extra inputs are not permitted \(config of Strict\)"
+    ):
         ManagerConfig(policy={"cls": Strict, "config": {"nope": 1}})
