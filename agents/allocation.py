@@ -11,20 +11,21 @@ with ``dS = k * atm_vol * spot * sqrt(h)``. Greek ``i`` gets the share
 ``|gamma| <= L_gamma / (dS²/2)``, ``|vega| <= L_vega / dv``: a book inside all
 three bands is inside the budget when the weights sum to at most one.
 
-A policy turns the clock and the announcements into the scales: ``static``
-keeps them at one; ``event_aware`` tightens the chosen greeks from
-``before_days`` ahead of a scheduled announcement until ``after_days`` after
-its release, then restores them.
+A policy (:mod:`agents.policies`) turns the manager's state into the shares
+``s_i`` of the budget per greek and path; the bands are then ``s_delta / dS``,
+``s_gamma / (dS²/2)``, ``s_vega / dv`` (:func:`bands_from_shares`): a book
+inside all three is inside the budget when the shares sum to at most ``L``.
+``static`` gives ``L * weight_i``; ``event_aware`` tightens the chosen greeks
+from ``before_days`` ahead of a scheduled announcement until ``after_days``
+after its release (:func:`policy_scales`), then restores them.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
-from pydantic import Field
-
-from market.validation import StrictModel
 
 GREEKS = ("delta", "gamma", "vega")
 #: Floor on the ATM vol of the stress move (a path whose variance touched
@@ -32,36 +33,8 @@ GREEKS = ("delta", "gamma", "vega")
 MIN_STRESS_VOL = 0.01
 
 
-class StaticAllocation(StrictModel):
-    """Fixed shares: the scales stay at one."""
-
-    kind: Literal["static"] = "static"
-
-
-class EventAwareAllocation(StrictModel):
-    """Tighten some greeks around scheduled announcements.
-
-    Attributes:
-        tighten: Greek name to its scale while tightened (0.2 = a fifth of the band).
-        before_days: Days before a scheduled release to tighten.
-        after_days: Days after the release to restore.
-    """
-
-    kind: Literal["event_aware"] = "event_aware"
-    # pydantic copies a mutable default per instance (the models are frozen anyway)
-    tighten: dict[Literal["delta", "gamma", "vega"], Annotated[float, Field(gt=0.0, le=1.0)]] = {  # noqa: RUF012
-        "gamma": 0.2,
-        "vega": 0.2,
-    }
-    before_days: float = Field(2.0, ge=0.0, le=36_525.0)
-    after_days: float = Field(0.5, ge=0.0, le=36_525.0)
-
-
-AllocationPolicy = Annotated[StaticAllocation | EventAwareAllocation, Field(discriminator="kind")]
-
-
 def policy_scales(
-    policy: StaticAllocation | EventAwareAllocation,
+    policy: Any,
     time: float,
     pending: list[float],
     released: list[float],
@@ -70,7 +43,8 @@ def policy_scales(
     """The scales a policy sets at ``time``.
 
     Args:
-        policy: The policy config.
+        policy: A :class:`~agents.StaticAllocation` or
+            :class:`~agents.EventAwareAllocation` config.
         time: Now, years.
         pending: Release times of announced, unreleased events, years.
         released: Release times of released events, years.
@@ -80,7 +54,7 @@ def policy_scales(
         ``(scales, reason)``: greek name to scale, and why.
     """
     ones = dict.fromkeys(GREEKS, 1.0)
-    if isinstance(policy, StaticAllocation):
+    if policy.kind != "event_aware":
         return ones, "static"
     before = policy.before_days / year_days
     after = policy.after_days / year_days
@@ -134,4 +108,26 @@ def bands(
         "delta": share["delta"] / ds,
         "gamma": share["gamma"] / (0.5 * ds * ds),
         "vega": np.full(ds.shape, share["vega"] / dv),
+    }
+
+
+def bands_from_shares(
+    shares: Mapping[str, np.ndarray | float], ds: np.ndarray, dv: float
+) -> dict[str, np.ndarray]:
+    """Per-greek bands from the currency shares of the budget and the stress moves.
+
+    Args:
+        shares: Greek to its share, currency, ``[n]`` or a scalar (absent = 0).
+        ds: Spot move of the stress grid, currency, ``[n]``.
+        dv: Vol move of the stress grid, decimal.
+
+    Returns:
+        ``{"delta": [n] per unit spot, "gamma": [n] per unit², "vega": [n] per 1.00 vol}``.
+    """
+    sd, sg, sv = (shares.get(g, 0.0) for g in GREEKS)
+    vega = sv / dv
+    return {
+        "delta": sd / ds,
+        "gamma": sg / (0.5 * ds * ds),
+        "vega": vega if isinstance(vega, np.ndarray) else np.full(ds.shape, vega),
     }

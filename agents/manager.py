@@ -26,24 +26,31 @@ Everything is per path (arrays ``[n]``); agents are known here only by name.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import TypeAdapter
 
-from agents.allocation import GREEKS, bands, policy_scales, stress_moves, stressed_loss
+from agents._manager_budget import BudgetHooks
+from agents._manager_series import (
+    SERIES_BUFFER_ELEMENTS,
+    SERIES_MAX_ROWS,
+    SERIES_SAMPLE_PATHS,
+    SeriesBuffer,
+)
+from agents.allocation import GREEKS, bands_from_shares, stress_moves
 from agents.attribution import PnLAttribution
 from agents.base import AgentTurn
 from agents.book import BookFlow, BookKeeper, BookPosition
 from agents.manager_config import ConfigResult, ManagerConfig
 from agents.models import MODEL_GREEKS, BSMModel, PricingModel, model_greeks
 from agents.monitor import ModelMonitor
+from agents.policies import build_policy
 from agents.portfolio import OptionLine, Portfolio, QuoteMemo
 from market._rng import BlockRNG
 from market.clock import CLOCK_TOL, minutes_to_years
 from market.events import (
     Announcement,
-    BudgetUpdate,
     Fill,
     MarketEvent,
     Order,
@@ -51,15 +58,9 @@ from market.events import (
 )
 from market.execution import CostModel, event_multiplier, fill_order
 
+__all__ = ["SERIES_BUFFER_ELEMENTS", "SERIES_MAX_ROWS", "SERIES_SAMPLE_PATHS", "RiskManager"]
+
 _MODEL: TypeAdapter[PricingModel] = TypeAdapter(PricingModel)
-#: Numbers the per-step series buffer holds (five per path and step) before
-#: its percentiles are taken.
-SERIES_BUFFER_ELEMENTS = 1 << 20
-#: Most steps buffered at once.
-SERIES_MAX_ROWS = 4096
-#: Paths the per-step greek percentiles are taken over, at most (an evenly
-#: strided sample beyond it; exact below).
-SERIES_SAMPLE_PATHS = 2048
 
 
 #: Quantity of a stand-in line (only its terms are used).
@@ -71,8 +72,15 @@ def _model_fn(model: PricingModel, market: MarketEvent, ln: OptionLine) -> Any:
     return lambda: model_greeks(model, market, ln.strike, ln.expiry, ln.is_call)
 
 
-class RiskManager:
+class RiskManager(BudgetHooks, SeriesBuffer):
     """The manager of one hedging configuration over ``n`` paths.
+
+    Subclass it for a desk's own rules (``docs/custom_managers.md``): set
+    ``Config`` to a subclass of :class:`ManagerConfig` and override the hooks
+    :meth:`allocate` (the budget's split for the step), :meth:`check_order`
+    (the pre-trade limit check) and :meth:`on_alert` (the reaction to a
+    model alert); everything else is framework. Name it in a scenario with
+    ``HedgeConfig(manager={"cls": <class or dotted path>, "config": {...}})``.
 
     Args:
         config: Budget, stress grid, policy and limits.
@@ -95,6 +103,9 @@ class RiskManager:
             the run in this process (their books hold the same contracts);
             a private one when None.
     """
+
+    #: The config model of this manager class (a subclass of ManagerConfig).
+    Config: ClassVar[type[ManagerConfig]] = ManagerConfig
 
     def __init__(
         self,
@@ -157,6 +168,12 @@ class RiskManager:
         self._turn_fills: dict[str, list[Fill]] = {}
         self._ds = np.zeros(n_paths)
         self._bands: dict[str, np.ndarray] = {}
+        self.policy = build_policy(config.policy, n_paths)
+        self._static = {g: config.budget * config.weights.get(g, 0.0) for g in GREEKS}  # type: ignore[call-overload]
+        self.shares: dict[str, np.ndarray | float] = dict(self._static)
+        self._usage = np.zeros(n_paths)
+        self._last_cost = np.zeros(n_paths)
+        self._checked = type(self).allocate is not BudgetHooks.allocate
 
     # ------------------------------------------------------------ protocol
     def begin_step(
@@ -190,12 +207,10 @@ class RiskManager:
         alert = None
         if parts is not None and self.monitor is not None:
             alert = self.monitor.update(parts, market.step, market.time)
-            switch = self.monitor.config.switch_model
-            if alert is not None and switch is not None:
-                self.models = {a: switch for a in self.cascade}
+            if alert is not None:
+                self.on_alert(alert)
         self._running = {"delta": g.delta, "gamma": g.gamma, "vega": g.vega, "theta": g.theta}
         self._model_greeks(market)
-        self._notices = self._update_budget(market) + ((alert,) if alert is not None else ())
         cfg = self.config
         self._ds, dv = stress_moves(
             market.spot,
@@ -204,9 +219,8 @@ class RiskManager:
             cfg.stress_horizon_days / self.year_days,
             cfg.stress_vol,
         )
-        self._bands = bands(
-            cfg.budget, {str(g): w for g, w in cfg.weights.items()}, self.scales, self._ds, dv
-        )
+        self._notices = self._update_budget(market, dv) + ((alert,) if alert is not None else ())
+        self._bands = bands_from_shares(self.shares, self._ds, dv)
         self._orders = []
         self._submitted = []
         self._active = (
@@ -258,18 +272,10 @@ class RiskManager:
 
     def _book_order(self, market: MarketEvent, agent: str, o: Order) -> None:
         """Apply the hard limits to an order executing now and add it to the book's greeks."""
-        cfg = self.config
         q = market.quote(o.instrument)
         qty = o.qty
-        reject = np.zeros(qty.shape, dtype=bool)
-        limit = cfg.max_order.get(o.instrument)
-        if limit is not None:
-            reject |= np.abs(qty) > limit
-        if cfg.hard_limit is not None:
-            before = self._loss(self._running)
-            after = self._loss({g: self._running[g] + qty * getattr(q, g) for g in GREEKS})
-            reject |= (after > cfg.hard_limit * cfg.budget) & (after > before)
-        if reject.any():
+        reject = self.check_order(agent, o.instrument, qty, q)
+        if reject is not None and reject.any():
             self.rejected += reject & (qty != 0.0)
             qty = np.where(reject, 0.0, qty)
         for g in MODEL_GREEKS:
@@ -384,6 +390,8 @@ class RiskManager:
         for fills in out.values():
             for f in fills:
                 step_cost = step_cost + f.cost
+        self._usage = loss / self.config.budget
+        self._last_cost = step_cost
         self.attribution.trade_cost(step_cost)
         self.attribution.after_trades(
             self.portfolio, market, self._running, self._wealth - step_cost
@@ -448,106 +456,7 @@ class RiskManager:
             slippage=self.slippage.copy() if self.slippage_minutes is not None else np.zeros(0),
         )
 
-    @property
-    def series(self) -> list[dict[str, float]]:
-        """Per-step summaries across paths of the post-trade book (for reports).
-
-        One dict per settled step: ``step``, ``time``, the 5th/50th/95th
-        percentiles of delta, gamma and vega, ``budget_usage`` (mean stressed
-        loss / budget), ``breach_rate``, the budget ``scale_*`` and
-        ``pnl_mean`` (pre-trade wealth).
-        """
-        self._flush_series()
-        return self._series
-
-    @series.setter
-    def series(self, rows: list[dict[str, float]]) -> None:
-        self._series = list(rows)
-        self._series_buf, self._series_meta = None, []
-
-    def _series_add(self, market: MarketEvent, loss: np.ndarray) -> None:
-        """Keep this step's summary inputs; the summaries are taken in batches.
-
-        The post-trade delta, gamma and vega (and, on up to
-        :data:`SERIES_SAMPLE_PATHS` paths, the stressed loss and wealth) are
-        copied into a buffer of up to :data:`SERIES_BUFFER_ELEMENTS` numbers;
-        when it is full (and whenever :attr:`series` is read) one vectorised
-        pass takes the percentiles and means of every buffered step -- the
-        same numbers, bit for bit, as one pass per step, at a fraction of the
-        fixed cost. On more paths than :data:`SERIES_SAMPLE_PATHS` the greek
-        percentiles are those of an evenly strided sample of paths (``0, s,
-        2s, ...`` with ``s = ceil(n / SERIES_SAMPLE_PATHS)``, at least
-        ``SERIES_SAMPLE_PATHS / 2`` paths): an exact percentile is an
-        O(n) selection costing about as much as the step's pricing, for a
-        plotted band. The means (budget usage, breach rate, P&L) always use
-        every path.
-        """
-        n = loss.shape[0]
-        stride = -(-n // SERIES_SAMPLE_PATHS)
-        exact = stride == 1
-        buf = self._series_buf
-        if buf is None:
-            width, m = (5, n) if exact else (3, len(range(0, n, stride)))
-            rows = max(1, min(SERIES_MAX_ROWS, SERIES_BUFFER_ELEMENTS // (width * m)))
-            buf = self._series_buf = np.empty((rows, width, m))
-        i = len(self._series_meta)
-        r = self._running
-        means: tuple[float, float, float] | None = None
-        if exact:
-            buf[i, 0], buf[i, 1], buf[i, 2] = r["delta"], r["gamma"], r["vega"]
-            buf[i, 3], buf[i, 4] = loss, self._wealth
-        else:
-            buf[i, 0] = r["delta"][::stride]
-            buf[i, 1] = r["gamma"][::stride]
-            buf[i, 2] = r["vega"][::stride]
-            budget = self.config.budget
-            means = (
-                float(np.mean(loss) / budget),
-                float(np.mean(loss > budget)),
-                float(np.mean(self._wealth)),
-            )
-        scales = tuple(self.scales[g] for g in GREEKS)
-        self._series_meta.append((float(market.step), market.time, scales, means))
-        if i + 1 == buf.shape[0]:
-            self._flush_series()
-
-    def _flush_series(self) -> None:
-        meta = self._series_meta
-        if not meta:
-            return
-        k, budget = len(meta), self.config.budget
-        buf = self._series_buf
-        assert buf is not None
-        # The buffer is scratch: let the selection work in place.
-        q = np.percentile(buf[:k, :3], (5, 50, 95), axis=-1, overwrite_input=True)
-        if buf.shape[1] == 5:
-            usage = np.mean(buf[:k, 3], axis=-1) / budget
-            breach = np.mean(buf[:k, 3] > budget, axis=-1)
-            pnl = np.mean(buf[:k, 4], axis=-1)
-        for i, (step, time, scales, means) in enumerate(meta):
-            row = {"step": step, "time": float(time)}
-            for j, g in enumerate(GREEKS):
-                row.update(
-                    {
-                        f"{g}_p5": float(q[0, i, j]),
-                        f"{g}_p50": float(q[1, i, j]),
-                        f"{g}_p95": float(q[2, i, j]),
-                    }
-                )
-            if means is None:
-                means = (float(usage[i]), float(breach[i]), float(pnl[i]))
-            row["budget_usage"], row["breach_rate"] = means[0], means[1]
-            row.update({f"scale_{g}": float(x) for g, x in zip(GREEKS, scales, strict=True)})
-            row["pnl_mean"] = means[2]
-            self._series.append(row)
-        self._series_meta = []
-
     # ------------------------------------------------------------- helpers
-    def _loss(self, greeks: dict[str, np.ndarray]) -> np.ndarray:
-        return stressed_loss(
-            greeks["delta"], greeks["gamma"], greeks["vega"], self._ds, self.config.stress_vol
-        )
-
     def _model_key(self, model: PricingModel) -> str:
         key = self._model_keys.get(model)
         if key is None:
@@ -642,27 +551,6 @@ class RiskManager:
         else:
             self.pending.append(ann.event_time)
 
-    def _update_budget(self, market: MarketEvent) -> tuple[Any, ...]:
-        scales, reason = policy_scales(
-            self.config.policy, market.time, self.pending, self.released, self.year_days
-        )
-        mon = self.monitor
-        if mon is not None and mon.active and mon.config.action == "tighten":
-            scales = {g: s * mon.config.tighten_scale for g, s in scales.items()}
-            reason = "model_alert"
-        if scales == self.scales and market.step > 0:
-            return ()
-        self.scales = scales
-        update = BudgetUpdate(
-            step=market.step,
-            sender="manager",
-            time=market.time,
-            total=self.config.budget,
-            scales=dict(scales),
-            reason="initial" if market.step == 0 else reason,
-        )
-        return (update,)
-
     # ---------------------------------------------------------------- state
     def snapshot(self) -> dict[str, Any]:
         """State to restore later (between steps)."""
@@ -684,6 +572,10 @@ class RiskManager:
             "last_spot": {k: v.copy() for k, v in self._last_spot.items()},
             "slippage": self.slippage.copy(),
             "pre_mid": {k: list(v) for k, v in self._pre_mid.items()},
+            "policy": self.policy.snapshot(),
+            "shares": dict(self.shares),
+            "usage": self._usage.copy(),
+            "last_cost": self._last_cost.copy(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -712,3 +604,8 @@ class RiskManager:
             self._pre_mid = {
                 k: (str(c), k_.copy(), m.copy()) for k, (c, k_, m) in state["pre_mid"].items()
             }
+        if "policy" in state:
+            self.policy.restore(state["policy"])
+            self.shares = dict(state["shares"])
+            self._usage = state["usage"].copy()
+            self._last_cost = state["last_cost"].copy()

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from agents.allocation import AllocationPolicy, StaticAllocation
 from agents.monitor import MonitorConfig
+from agents.policy_config import PolicyRef, StaticAllocation
 from market.validation import StrictModel, Vol
 
 #: Default cascade: option hedges first, delta last (the desk's order).
@@ -25,7 +25,10 @@ class ManagerConfig(StrictModel):
         stress_sigmas: Spot move of the stress grid, in standard deviations.
         stress_horizon_days: Horizon of the stress move, days.
         stress_vol: Vol move of the stress grid, decimal (0.02 = 2 vol points).
-        policy: Allocation policy (``static`` or ``event_aware``).
+        policy: Allocation policy: a built-in's config by ``kind``
+            (``static``, ``event_aware``, ``vol_scaled``, ``cost_aware``) or
+            ``{"cls": <class or dotted path>, "config": {...}}`` naming an
+            :class:`~agents.AllocationPolicy` subclass.
         max_order: Hard limit per instrument: largest ``|units|`` one agent may
             order per path and step; larger orders are rejected on those paths.
         hard_limit: Hard limit on the stressed loss as a multiple of the budget:
@@ -44,7 +47,7 @@ class ManagerConfig(StrictModel):
     stress_sigmas: float = Field(3.0, gt=0.0, le=100.0)
     stress_horizon_days: float = Field(1.0, gt=0.0, le=36_525.0)
     stress_vol: Vol = 0.02
-    policy: AllocationPolicy = StaticAllocation()
+    policy: PolicyRef = StaticAllocation()
     max_order: dict[str, Annotated[float, Field(gt=0.0)]] = Field(default_factory=dict)
     hard_limit: float | None = Field(None, gt=0.0)
     monitor: MonitorConfig | None = None

@@ -22,6 +22,11 @@ says what to fix:
   orders bit for bit;
 * no Ray: the agent's module does not import ``ray`` (agents run unchanged
   in-process and inside actors; the runtime owns Ray).
+
+``check_policy(MyPolicy, {...})`` and ``check_manager(MyManager, {...})`` do the
+same for an allocation policy and a manager (:mod:`agents._check_managers`):
+config frozen and strict, shares within the budget on every path and step,
+deterministic, snapshot/restore round trip, no Ray import.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import ast
 import inspect
 from typing import Any
 
+from agents._check_managers import ManagerContractError, check_manager, check_policy
 from agents.base import Agent, AgentConfig, AgentError
 from agents.book import BookPosition
 from agents.manager import RiskManager
@@ -37,6 +43,14 @@ from agents.manager_config import ManagerConfig
 from market._rng import PathGenerator
 from market.config import InstrumentSpec, MarketConfig
 from market.simulator import MarketSimulator
+
+__all__ = [
+    "AgentContractError",
+    "ManagerContractError",
+    "check_agent",
+    "check_manager",
+    "check_policy",
+]
 
 #: Paths and steps of the check's scenario.
 N_PATHS, N_STEPS = 64, 12

@@ -127,6 +127,12 @@ def _parser() -> argparse.ArgumentParser:
         "--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE"
     )
     sweep.add_argument("--no-progress", action="store_true")
+    sweep.add_argument(
+        "--frontier", action="store_true", help="also write frontier.csv/json/png (cost vs CVaR95)"
+    )
+    sweep.add_argument(
+        "--budgets", help="comma-separated budgets: every grid point at each (for --frontier)"
+    )
 
     rep = sub.add_parser("report", help="rebuild a run's report.html and plots")
     rep.add_argument("run_dir", type=Path)
@@ -284,9 +290,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
         path = builtin_scenarios().get(args.scenario, Path(args.scenario))
         source = getattr(load_script(path), "GRID", None)
+        if source is None and args.budgets is not None:
+            source = {}
         if source is None:
             raise UsageError("give --grid FILE or define GRID in the scenario script")
     runs = sweep.expand(*sweep.load_grid(source))
+    if args.budgets is not None:
+        runs = sweep.with_budgets(scenario, runs, sweep.parse_budgets(args.budgets))
     sweep.validate_runs(scenario, runs)  # every grid point, before Ray starts
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out if args.out is not None else Path("runs") / f"{scenario.name}-sweep-{stamp}"
@@ -311,6 +321,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 lambda n: bar.update(task, completed=n),
             )
     files = sweep.write_table(rows, out)
+    if args.frontier:
+        files += sweep.write_frontier(rows, out)
     failed = sum(1 for r in rows if r["error"])
     print(
         f"{len(runs)} runs, {len(rows)} rows, {failed} failed; wrote "

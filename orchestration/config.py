@@ -24,7 +24,8 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
-from agents import BUILTIN_AGENTS, Agent, BookFlow, BookPosition, ManagerConfig
+from agents import BUILTIN_AGENTS, Agent, BookFlow, BookPosition, ManagerConfig, RiskManager
+from agents.manager_spec import ManagerRef, manager_parts
 from market.clock import ClockPoint, Timeline, build_timeline, wake_times
 from market.config import MarketConfig
 from market.execution import CostModel
@@ -136,11 +137,24 @@ class HedgeConfig(StrictModel):
 
     Attributes:
         agents: The hedging agents (none = unhedged).
-        manager: Budget, allocation policy and limits.
+        manager: Budget, allocation policy and limits (a
+            :class:`~agents.ManagerConfig`), or a custom manager:
+            ``{"cls": <RiskManager subclass or dotted path>, "config": {...}}``
+            (:class:`~agents.ManagerSpec`).
     """
 
     agents: tuple[AgentSpec, ...] = ()
-    manager: ManagerConfig = ManagerConfig()
+    manager: ManagerRef = ManagerConfig()
+
+    @property
+    def manager_class(self) -> type[RiskManager]:
+        """The manager class (:class:`~agents.RiskManager` unless a spec names one)."""
+        return manager_parts(self.manager)[0]
+
+    @property
+    def manager_config(self) -> ManagerConfig:
+        """The manager's validated config (an instance of its class's ``Config``)."""
+        return manager_parts(self.manager)[1]
 
     @model_validator(mode="after")
     def _check(self) -> HedgeConfig:

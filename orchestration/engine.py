@@ -229,8 +229,8 @@ def build_components(
         if scenario.flow is not None:
             rng = BlockRNG(scenario.seed, FLOW_STREAM, path_start, stop)
             flow = (scenario.flow, rng, scenario.steps_per_day)
-        managers[cname] = RiskManager(
-            hc.manager,
+        managers[cname] = hc.manager_class(
+            hc.manager_config,
             order,
             scenario.book,
             stop - path_start,

@@ -19,6 +19,12 @@ Grid file (TOML)::
     "configs.event_aware.manager.policy.tighten.gamma" = [0.1, 0.2]
 
 or, in a scenario script, ``GRID = {"seeds": [...], "grid": {...}}``.
+
+The desk's frontier (``gammaray sweep ... --budgets 300,600,1200 --frontier``):
+every grid point at each budget (every configuration's budget set alike,
+:func:`with_budgets`), then transaction cost against CVaR95 per configuration
+(:func:`frontier`) as ``frontier.csv``/``frontier.json`` and a plot
+``frontier.png``, written atomically into the sweep folder.
 """
 
 from __future__ import annotations
@@ -241,3 +247,186 @@ def write_table(rows: list[dict[str, Any]], out: Path) -> list[Path]:
 def _cell(v: Any) -> Any:
     # Parquet columns need one type: grid values of mixed types become JSON text.
     return v if v is None or isinstance(v, int | float | str | bool) else json.dumps(v)
+
+
+# ------------------------------------------------------------------ frontier
+#: Columns of the frontier table, in order.
+FRONTIER_COLUMNS = (
+    "config",
+    "point",
+    "budget",
+    "runs",
+    "transaction_cost",
+    "cvar_95",
+    "efficient",
+    "dominated_by",
+)
+
+
+def budget_field(scenario: Scenario, config: str) -> str:
+    """The ``--set`` path of a configuration's stressed-loss budget."""
+    from agents import ManagerSpec
+
+    spec = scenario.configs[config].manager
+    inner = ".config" if isinstance(spec, ManagerSpec) else ""
+    return f"configs.{config}.manager{inner}.budget"
+
+
+def parse_budgets(text: str) -> list[float]:
+    """``"300,600,1200"`` as budgets.
+
+    Raises:
+        ScenarioError: Not a comma-separated list of positive numbers.
+    """
+    try:
+        vals = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ScenarioError(f"--budgets {text!r}: give comma-separated numbers") from None
+    if not vals:
+        raise ScenarioError(f"--budgets {text!r}: give at least one budget")
+    return vals
+
+
+def with_budgets(
+    scenario: Scenario, runs: list[dict[str, Any]], budgets: list[float]
+) -> list[dict[str, Any]]:
+    """Every run of ``runs`` at every budget (every configuration's budget set alike).
+
+    Args:
+        scenario: The base scenario.
+        runs: From :func:`expand`.
+        budgets: Stressed-loss budgets, currency (> 0).
+
+    Raises:
+        ScenarioError: A budget is not a positive finite number.
+    """
+    for b in budgets:
+        if not isinstance(b, int | float) or isinstance(b, bool) or not 0.0 < b < float("inf"):
+            raise ScenarioError(f"--budgets: {b!r} is not a positive finite number")
+    fields = [budget_field(scenario, c) for c in scenario.configs]
+    out: list[dict[str, Any]] = []
+    for spec in runs:
+        for b in budgets:
+            over = {**spec["overrides"], **dict.fromkeys(fields, float(b))}
+            out.append({"run": len(out), "seed": spec["seed"], "overrides": over})
+    return out
+
+
+def _row_budget(row: dict[str, Any]) -> float | None:
+    cfg = row.get("config")
+    for key in (f"configs.{cfg}.manager.budget", f"configs.{cfg}.manager.config.budget"):
+        if isinstance(row.get(key), int | float):
+            return float(row[key])
+    return None
+
+
+def frontier(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Transaction cost against CVaR95 per configuration and grid point (the desk's frontier).
+
+    Rows of one configuration at one grid point (its overrides but the seed)
+    are averaged over the seeds. A point is ``efficient`` when no other point
+    of its own configuration has both a lower (or equal) cost and CVaR95,
+    one of them strictly; ``dominated_by`` lists the other configurations
+    with such a point.
+
+    Args:
+        rows: Sweep rows (:func:`run_sweep`); error rows are left out.
+
+    Returns:
+        One dict per configuration and point (:data:`FRONTIER_COLUMNS`),
+        sorted by configuration, then cost.
+    """
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        if r.get("error") or r.get("config") is None:
+            continue
+        skip = {"run", "seed", "config", "error", *METRIC_COLUMNS}
+        point = {k: v for k, v in r.items() if k not in skip and not k.startswith("configs.")}
+        budget = _row_budget(r)
+        label = json.dumps({**point, "budget": budget}, sort_keys=True, default=str)
+        groups.setdefault((r["config"], label), []).append(r)
+    out = []
+    for (cfg, label), rs in groups.items():
+        out.append(
+            {
+                "config": cfg,
+                "point": label,
+                "budget": _row_budget(rs[0]),
+                "runs": len(rs),
+                "transaction_cost": float(sum(x["transaction_cost"] for x in rs) / len(rs)),
+                "cvar_95": float(sum(x["cvar_95"] for x in rs) / len(rs)),
+            }
+        )
+
+    def dominates(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        ca, va, cb, vb = a["transaction_cost"], a["cvar_95"], b["transaction_cost"], b["cvar_95"]
+        return ca <= cb and va <= vb and (ca < cb or va < vb)
+
+    for p in out:
+        p["efficient"] = not any(
+            dominates(q, p) for q in out if q["config"] == p["config"] and q is not p
+        )
+        p["dominated_by"] = ",".join(
+            sorted(
+                {str(q["config"]) for q in out if q["config"] != p["config"] and dominates(q, p)}
+            )
+        )
+    out.sort(key=lambda p: (p["config"], p["transaction_cost"], p["cvar_95"]))
+    return out
+
+
+def write_frontier(rows: list[dict[str, Any]], out: Path) -> list[Path]:
+    """Write ``frontier.csv``, ``frontier.json`` and ``frontier.png`` atomically.
+
+    Returns:
+        The files written.
+    """
+    table = frontier(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(FRONTIER_COLUMNS))
+    writer.writeheader()
+    writer.writerows(table)
+    files = [out / "frontier.csv", out / "frontier.json", out / "frontier.png"]
+    atomic_write_text(files[0], buf.getvalue())
+    atomic_write_text(files[1], json.dumps(table, indent=2) + "\n")
+    atomic_write_bytes(files[2], frontier_png(table))
+    return files
+
+
+def frontier_png(table: list[dict[str, Any]]) -> bytes:
+    """The frontier plot (cost on x, CVaR95 on y, one line per configuration), PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    try:
+        for cfg in sorted({p["config"] for p in table}):
+            pts = sorted(
+                (p for p in table if p["config"] == cfg), key=lambda p: p["transaction_cost"]
+            )
+            xs = [p["transaction_cost"] for p in pts]
+            ys = [p["cvar_95"] for p in pts]
+            (line,) = ax.plot(xs, ys, marker="o", label=cfg)
+            for p in pts:
+                if p["budget"] is not None:
+                    ax.annotate(
+                        f"{p['budget']:g}",
+                        (p["transaction_cost"], p["cvar_95"]),
+                        fontsize=7,
+                        color=line.get_color(),
+                        xytext=(3, 3),
+                        textcoords="offset points",
+                    )
+        ax.set_xlabel("transaction cost (mean per path)")
+        ax.set_ylabel("CVaR95 of loss")
+        ax.set_title("cost against tail risk over the budget sweep (labels: budget)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        sink = io.BytesIO()
+        fig.savefig(sink, format="png", dpi=90, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return sink.getvalue()

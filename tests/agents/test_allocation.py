@@ -7,13 +7,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agents.allocation import (
-    EventAwareAllocation,
-    StaticAllocation,
     bands,
     policy_scales,
     stress_moves,
     stressed_loss,
 )
+from agents.policy_config import EventAwareAllocation, StaticAllocation
 
 
 def test_stressed_loss_is_the_worst_of_the_grid() -> None:
