@@ -350,6 +350,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "orchestration.cli_replay",
     "orchestration.cli_bench",
     "orchestration.cli_train",
+    "orchestration.cli_stress",
 )
 
 
