@@ -22,7 +22,8 @@ bounds):
    * the *axis* points: the centre ± ``r`` along each field, clipped to the
      box (a loss monotone in a field finds that field's bound exactly);
    * the rest of the batch: Gaussian draws around the centre with std ``r``
-     per field, clipped.
+     per field, clipped (uniform draws over the box if those keep repeating
+     points already proposed).
 
    A batch that improves on the best doubles ``r`` (at most 0.5); one that
    does not halves it. Once ``r`` falls below ``min_radius`` the search
@@ -138,11 +139,11 @@ class TrustRegionSearcher:
         return self._fill(pts, n)
 
     def _fill(self, pts: np.ndarray, n: int) -> np.ndarray:
-        """Top ``pts`` up to ``n`` with Gaussian draws around the centre (or uniform ones)."""
+        """Top ``pts`` up to ``n``: Gaussian draws around the centre, then uniform ones."""
         tries = 0
-        while len(pts) < n and tries < 20:
+        while len(pts) < n and tries < 40:
             tries += 1
-            if len(self.f):
+            if len(self.f) and tries <= 20:
                 centre = self.x[int(np.argmax(self.f))]
                 draw = centre + self.radius * self.rng.standard_normal((n, self.d))
             else:

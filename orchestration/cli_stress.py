@@ -102,7 +102,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
         ship_user_modules()
     with OutputFolder(out, force=args.force) as folder:
         if args.no_progress:
-            result = ss.search(
+            result = ss.run_stress(
                 scenario,
                 args.config,
                 bounds,
@@ -118,7 +118,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
 
             with Progress(transient=True) as bar:
                 task = bar.add_task(f"stress {scenario.name}/{args.config}", total=args.budget)
-                result = ss.search(
+                result = ss.run_stress(
                     scenario,
                     args.config,
                     bounds,

@@ -11,7 +11,7 @@ scenario fields — dotted paths as ``--set`` takes them, e.g.
 * **Objective** (:data:`OBJECTIVES`): ``cvar_95`` (mean loss at or beyond
   the 95% VaR), ``mean_loss`` (``-pnl_mean``) or ``pnl_std``; all in
   currency units of the scenario, larger is worse.
-* **Search** (:func:`search`): batches proposed by the seeded
+* **Search** (:func:`run_stress`): batches proposed by the seeded
   :class:`~orchestration._stress_searcher.TrustRegionSearcher`; each batch is
   evaluated by :func:`orchestration.sweep.run_sweep` (one Ray task per point
   over the cluster, or in-process) and its rows are sorted into proposal
@@ -223,7 +223,7 @@ def default_batch(budget: int) -> int:
     return max(2, min(8, budget // 4))
 
 
-def search(
+def run_stress(
     scenario: Scenario,
     config: str,
     bounds: list[Bound],
