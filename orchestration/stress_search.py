@@ -269,7 +269,8 @@ def run_stress(
                 out[:, j] = [b.unit(b.value(float(x))) for x in u[:, j]]
         return out
 
-    searcher = TrustRegionSearcher(d, seed, n_init=min(budget, max(q, 2 * d)), batch=q, snap=snap)
+    n_init = min(max(q, d + 1), max(1, budget // 2))
+    searcher = TrustRegionSearcher(d, seed, n_init=n_init, batch=q, snap=snap)
     result = StressResult(bounds, config, objective)
     loss_of = OBJECTIVES[objective]
     n_batch = 0
