@@ -19,11 +19,17 @@ bounds):
    * the *momentum* point: the centre moved again by the step that made it
      the centre (from the previous centre), doubled, clipped to the box, so
      a loss rising towards a bound reaches the bound in a few batches;
+   * the *linear* point: the corner of the box that a least-squares linear
+     fit of every value so far rises towards (a loss monotone in every
+     field has its worst there);
    * the *axis* points: the centre ± ``r`` along each field, clipped to the
      box (a loss monotone in a field finds that field's bound exactly);
    * the rest of the batch: Gaussian draws around the centre with std ``r``
      per field, clipped (uniform draws over the box if those keep repeating
-     points already proposed).
+     points already proposed);
+   * in a batch of three or more, one *exploration* point: of ``64 d``
+     uniform draws, the one farthest (max-norm) from every point proposed,
+     so a rough loss with a narrow peak elsewhere is not given up on.
 
    A batch that improves on the best doubles ``r`` (at most 0.5); one that
    does not halves it. Once ``r`` falls below ``min_radius`` the search
@@ -73,7 +79,9 @@ class TrustRegionSearcher:
         snap: Maps unit points ``(n, d)`` to the points actually evaluated
             (integer fields rounded), still in unit coordinates; identity by
             default. Two proposals equal after ``snap`` are one.
-        min_radius: Radius below which the search restarts.
+        min_radius: Radius below which the search restarts (0.05: after three
+            batches in a row that did not improve, from the starting radius).
+        explore: Give one point of each batch of three or more to exploration.
     """
 
     def __init__(
@@ -83,7 +91,8 @@ class TrustRegionSearcher:
         n_init: int,
         batch: int,
         snap: Callable[[np.ndarray], np.ndarray] | None = None,
-        min_radius: float = 1e-3,
+        min_radius: float = 0.05,
+        explore: bool = True,
     ) -> None:
         if dims < 1 or n_init < 1 or batch < 1:
             raise ValueError("dims, n_init and batch must be at least 1")
@@ -93,6 +102,7 @@ class TrustRegionSearcher:
         self.batch = batch
         self.snap = snap or (lambda x: x)
         self.min_radius = min_radius
+        self.explore = explore
         self.radius = START_RADIUS
         self.x = np.empty((0, dims))
         self.f = np.empty(0)
@@ -130,13 +140,30 @@ class TrustRegionSearcher:
         if len(self._centres) >= 2 and self._centres[-1] != self._centres[-2]:
             step = centre - self.x[self._centres[-2]]
             cands.append(centre + 2.0 * step)
+        ok = np.isfinite(self.f)
+        if ok.sum() > self.d + 1:  # the corner a linear fit of every value so far points to
+            a = np.column_stack([self.x[ok], np.ones(int(ok.sum()))])
+            slope = np.linalg.lstsq(a, self.f[ok], rcond=None)[0][: self.d]
+            cands.append(np.where(slope > 0, 1.0, 0.0))
         for j in range(self.d):
             for sign in (1.0, -1.0):
                 p = centre.copy()
                 p[j] += sign * r
                 cands.append(p)
-        pts = self._fresh(np.asarray(cands), n)
-        return self._fill(pts, n)
+        explore = self.explore and n >= 3  # one slot looks far from everything seen
+        pts = self._fresh(np.asarray(cands), n - explore)
+        pts = self._fill(pts, n - explore)
+        if explore:
+            pts = np.concatenate([pts, self._far(pts)])
+        return pts
+
+    def _far(self, taken: np.ndarray) -> np.ndarray:
+        """The uniform draw (of ``64 d``) farthest from every point proposed, shape ``(<=1, d)``."""
+        seen = np.concatenate([self.x, taken])
+        draw = self.snap(self.rng.random((64 * self.d, self.d)))
+        gap = np.min(np.max(np.abs(draw[:, None, :] - seen[None, :, :]), axis=2), axis=1)
+        best = int(np.argmax(gap))
+        return draw[best : best + 1] if gap[best] > 1e-12 else np.empty((0, self.d))
 
     def _fill(self, pts: np.ndarray, n: int) -> np.ndarray:
         """Top ``pts`` up to ``n``: Gaussian draws around the centre, then uniform ones."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,9 @@ def test_latin_hypercube_puts_one_point_in_every_stratum_of_every_axis() -> None
         assert sorted(np.floor(x[:, j] * 7).astype(int)) == list(range(7))
 
 
-def _maximise(f, seed: int, budget: int = 40, d: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def _maximise(
+    f: Callable[[np.ndarray], float], seed: int, budget: int = 40, d: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
     s = TrustRegionSearcher(d, seed, n_init=6, batch=4)
     xs, fs = [], []
     while sum(len(x) for x in xs) < budget:
@@ -61,8 +64,15 @@ def test_the_searcher_reaches_the_corner_of_a_monotone_function_and_repeats_give
 
 def test_the_searcher_finds_an_interior_peak() -> None:
     peak = np.array([0.3, 0.7, 0.55])
-    _, f = _maximise(lambda p: -float(np.sum((p - peak) ** 2)), seed=1, budget=60)
-    assert f.max() > -1e-3  # within ~0.03 of the peak in every field
+
+    def f(p: np.ndarray) -> float:
+        return -float(np.sum((p - peak) ** 2))
+
+    for seed in range(3):
+        _, found = _maximise(f, seed=seed, budget=60)
+        assert found.max() > -5e-3  # within ~0.07 of the peak (chance of 60 uniform draws: ~8%)
+        uniform = np.random.default_rng(seed).random((60, 3))
+        assert found.max() > max(f(p) for p in uniform)
 
 
 @pytest.mark.parametrize(
