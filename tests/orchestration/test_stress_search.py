@@ -112,6 +112,25 @@ def test_an_unknown_config_and_a_zero_budget_are_refused(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_unreachable_cluster_fails_fast_with_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--search", f"{SIZE}=0.01:0.1", "--runtime", "ray", "--address", "127.0.0.1:1"]
+    rc, _ = _stress(tmp_path, *args)
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "127.0.0.1:1" in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_nullable_cost_field_is_searched_as_a_number() -> None:
+    sc = small_gap_scenario(64)
+    (b,) = parse_bounds(sc, ["option_cost=0:0.05"])
+    res = run_stress(sc, "delta_gamma", [b], "mean_loss", budget=6, seed=0)
+    assert res.worst["option_cost"] == 0.05  # costs only lose money: the top bound
+    with pytest.raises(ScenarioError, match=r"market\.instruments\.1\.roll: the field holds true"):
+        parse_bounds(sc, ["market.instruments.1.roll=0:1"])
+
+
 def test_integer_fields_are_searched_on_integers() -> None:
     sc = small_gap_scenario(64)
     (b,) = parse_bounds(sc, ["n_paths=16:20"])
