@@ -39,7 +39,8 @@ def _maximise(
     f: Callable[[np.ndarray], float], seed: int, budget: int = 40, d: int = 3
 ) -> tuple[np.ndarray, np.ndarray]:
     s = TrustRegionSearcher(d, seed, n_init=6, batch=4)
-    xs, fs = [], []
+    xs: list[np.ndarray] = []
+    fs: list[np.ndarray] = []
     while sum(len(x) for x in xs) < budget:
         pts = s.propose(min(4 if xs else 6, budget - sum(len(x) for x in xs)))
         vals = np.array([f(p) for p in pts])
