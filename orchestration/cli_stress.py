@@ -87,6 +87,8 @@ def cmd_stress(args: argparse.Namespace) -> int:
         raise UsageError(f"--budget {args.budget}: give at least 1 evaluation")
     if args.batch is not None and args.batch < 1:
         raise UsageError(f"--batch {args.batch}: give at least 1 point per batch")
+    if args.max_in_flight is not None and args.max_in_flight < 1:
+        raise UsageError(f"--max-in-flight {args.max_in_flight}: give at least 1")
     if args.seed < 0:
         raise UsageError(f"--seed {args.seed}: give a non-negative integer")
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")

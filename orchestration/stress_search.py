@@ -37,6 +37,7 @@ import numpy as np
 
 from orchestration._stress_searcher import TrustRegionSearcher
 from orchestration.config import Scenario, ScenarioError, apply_overrides, validate_scenario
+from orchestration.engine import RunFailed
 from orchestration.sweep import run_sweep
 
 #: Objectives: name -> (sweep row -> loss, larger is worse), in currency units.
@@ -135,7 +136,7 @@ def parse_bounds(scenario: Scenario, specs: list[str]) -> list[Bound]:
     """
     if not specs:
         raise ScenarioError("give at least one --search FIELD=LOW:HIGH")
-    data = scenario.model_dump(mode="json")
+    data = scenario.model_dump(mode="python")  # "json" refuses user classes (AgentSpec.cls)
     bounds: list[Bound] = []
     for spec in specs:
         name, eq, rng = spec.partition("=")
@@ -154,9 +155,8 @@ def parse_bounds(scenario: Scenario, specs: list[str]) -> list[Bound]:
         if not found:
             raise ScenarioError(f"--search {name}: unknown field (use a dotted path as --set)")
         if isinstance(current, bool) or not (current is None or isinstance(current, int | float)):
-            raise ScenarioError(
-                f"--search {name}: the field holds {json.dumps(current)[:40]}, not a number"
-            )
+            shown = json.dumps(current, default=repr)[:40]
+            raise ScenarioError(f"--search {name}: the field holds {shown}, not a number")
         integer = isinstance(current, int)
         if integer and (low != round(low) or high != round(high)):
             raise ScenarioError(f"--search {name}: an integer field needs integer bounds")
@@ -209,7 +209,8 @@ class StressResult:
         """The row of the largest finite loss (the earliest of equals)."""
         ok = [r for r in self.rows if r["error"] is None and math.isfinite(r["loss"])]
         if not ok:
-            raise ScenarioError("every evaluation failed; see the table's error column")
+            first = next((r["error"] for r in self.rows if r["error"]), "no evaluation")
+            raise RunFailed(f"every evaluation of {self.config!r} failed; the first: {first}")
         return max(ok, key=lambda r: (r["loss"], -r["eval"]))
 
     def point(self, row: dict[str, Any] | None = None) -> dict[str, float | int]:

@@ -123,6 +123,21 @@ def test_an_unreachable_cluster_fails_fast_with_nothing_written(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_configuration_that_always_raises_is_exit_1_with_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.orchestration.test_sweep import SCRIPT
+
+    script = tmp_path / "fragile.py"
+    script.write_text(SCRIPT)
+    argv = ["stress", str(script), "--config", "hedged", "--search", "n_paths=16:32"]
+    argv += ["--set", "configs.hedged.agents.0.config.fail=true", "--budget", "3"]
+    rc = main([*argv, "--runtime", "local", "--no-progress", "--out", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "every evaluation of 'hedged' failed" in err and "fragile agent" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fragile.py"]
+
+
 def test_a_nullable_cost_field_is_searched_as_a_number() -> None:
     sc = small_gap_scenario(64)
     (b,) = parse_bounds(sc, ["option_cost=0:0.05"])
