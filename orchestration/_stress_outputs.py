@@ -173,7 +173,7 @@ def summary(
         },
         "comparison": [{k: _finite(v) for k, v in c.items()} for c in comparison],
         "breaks_first": ranked[0]["config"] if ranked else None,
-        "holds": ranked[-1]["config"] if ranked else None,
+        "holds": ranked[-1]["config"] if len(ranked) > 1 else None,
     }
 
 

@@ -51,7 +51,7 @@ def _print_comparison(result: Any, comparison: list[dict[str, Any]]) -> None:
         table.add_column(col, justify="left" if col in ("config", "") else "right")
     n = len(comparison)
     for c in comparison:
-        note = "breaks first" if c["rank"] == 1 else "holds" if c["rank"] == n else ""
+        note = "breaks first" if c["rank"] == 1 else "holds" if c["rank"] == n > 1 else ""
         if c["error"]:
             note = f"failed: {c['error'][:60]}"
 
