@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orchestration import ScenarioError, parse_bounds, run_stress
 from orchestration._stress_searcher import TrustRegionSearcher, latin_hypercube
@@ -74,6 +76,31 @@ def test_the_searcher_finds_an_interior_peak() -> None:
         assert found.max() > -5e-3  # within ~0.07 of the peak (chance of 60 uniform draws: ~8%)
         uniform = np.random.default_rng(seed).random((60, 3))
         assert found.max() > max(f(p) for p in uniform)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    d=st.integers(1, 4),
+    batch=st.integers(1, 6),
+    w=st.lists(st.floats(-1, 1), min_size=4, max_size=4),
+)
+def test_proposals_stay_in_the_box_never_repeat_and_depend_only_on_the_seed_and_values(
+    seed: int, d: int, batch: int, w: list[float]
+) -> None:
+    def run() -> np.ndarray:
+        s = TrustRegionSearcher(d, seed, n_init=batch + 1, batch=batch)
+        out = []
+        for k in range(5):
+            pts = s.propose(batch + 1 if k == 0 else batch)
+            s.tell(pts, np.sin(3.0 * pts @ np.asarray(w[:d])))
+            out.append(pts)
+        return np.concatenate(out)
+
+    x = run()
+    assert len(x) == 5 * batch + 1 and ((x >= 0.0) & (x <= 1.0)).all()
+    assert len({tuple(p) for p in x}) == len(x)
+    assert np.array_equal(x, run())
 
 
 @pytest.mark.parametrize(
