@@ -364,6 +364,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "orchestration.cli_train",
     "orchestration.cli_fit",
     "orchestration.cli_facts",
+    "orchestration.cli_stress",
 )
 
 
