@@ -78,7 +78,9 @@ class HelpFormatter(argparse.HelpFormatter):
         if (
             action.option_strings
             and "default" not in text
-            and default not in (None, False, argparse.SUPPRESS)
+            and default is not None
+            and default is not False
+            and default != argparse.SUPPRESS
             and default != []
         ):
             text += " (default: %(default)s)"

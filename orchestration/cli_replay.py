@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,15 +68,15 @@ def register(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     rec = sub.add_parser("record", help="run a scenario's market and write its event log")
     rec.add_argument("scenario", help="scenario script path or built-in name")
     rec.add_argument("--out", type=Path, required=True, metavar="FILE", help="event log to write")
-    rec.add_argument("--paths", type=int, help="number of paths (n_paths)")
-    rec.add_argument("--seed", type=int, help="random seed")
+    rec.add_argument("--paths", type=int, help="number of paths (default: the scenario's n_paths)")
+    rec.add_argument("--seed", type=int, help="random seed (default: the scenario's seed)")
     rec.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="override a scenario field by dotted path (repeatable)",
+        help="override a scenario field by dotted path (repeatable; default: none)",
     )
     rec.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -83,16 +84,25 @@ def register(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     rep.add_argument("log", type=Path, help="event log (from record or run --record)")
     rep.add_argument(
         "--agents",
-        metavar="SCENARIO",
-        help="scenario whose configs, book and risk aversion to run (default: the recorded one)",
+        metavar="FILE",
+        help="a scenario script or built-in name whose configs, book and risk aversion run, "
+        "or a module of your agent classes (my_agents.py) that the recorded configurations "
+        "use, with an optional CONFIGS dict (default: the recorded configurations, "
+        "built-in agents only)",
     )
-    rep.add_argument("--runtime", choices=("local", "ray"), default="ray")
+    rep.add_argument(
+        "--runtime",
+        choices=("auto", "local", "ray"),
+        default="auto",
+        help="auto: Ray on a cluster (--address or RAY_ADDRESS), else in-process. "
+        "local: in-process. ray: Ray (one per-agent pipeline: the log holds the whole market)",
+    )
     rep.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local Ray)")
     rep.add_argument(
         "--out", type=Path, help="output folder (default runs/<scenario>-replay-<time>)"
     )
     rep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    rep.add_argument("--no-report", action="store_true", help="write summary.json only")
+    rep.add_argument("--no-report", action="store_true", help="skip report.html, PNGs, Parquet")
     rep.add_argument(
         "--force", action="store_true", help="replace a non-empty --out folder (atomically)"
     )
@@ -249,49 +259,124 @@ def _bind_builtin_agents(node: Any, refs: dict[str, type[Agent]], unknown: list[
     return root[0]
 
 
+def _last_name(ref: str) -> str:
+    """The class name at the end of a recorded dotted path (``pkg.mod.Cls``, ``pkg.mod:Cls``)."""
+    return ref.replace(":", ".").rpartition(".")[2]
+
+
+def load_agents(ref: str) -> tuple[Scenario | None, dict[str, type[Agent]], dict[str, Any]]:
+    """What ``--agents`` names: a scenario script, or a module of agent classes.
+
+    Args:
+        ref: A scenario script or built-in name (defines ``SCENARIO``), or a
+            Python file of agent classes (``my_agents.py``: no ``SCENARIO``),
+            optionally with ``CONFIGS = {name: HedgeConfig(...)}``.
+
+    Returns:
+        ``(scenario, classes, configs)``: the scenario (None for a module of
+        agents); the module's agent classes by class name (gammaray's own
+        left out); its ``CONFIGS`` dumped for validation.
+
+    Raises:
+        ScenarioError: The file is missing, does not import, or defines none
+            of ``SCENARIO``, an agent class, ``CONFIGS``.
+    """
+    from orchestration.config import HedgeConfig, builtin_scenarios, load_script
+
+    path = builtin_scenarios().get(ref, Path(ref))
+    if path.suffix != ".py":
+        return load_scenario(ref), {}, {}  # the one-line error of an unknown name
+    module = load_script(path)
+    scenario = getattr(module, "SCENARIO", None)
+    if isinstance(scenario, Scenario):
+        return scenario, {}, {}
+    classes = {
+        name: obj
+        for name, obj in vars(module).items()
+        if isinstance(obj, type)
+        and issubclass(obj, Agent)
+        and obj is not Agent
+        and not obj.__module__.startswith("agents")
+    }
+    raw = getattr(module, "CONFIGS", None)
+    configs: dict[str, Any] = {}
+    if raw is not None:
+        if not isinstance(raw, dict) or not all(isinstance(v, HedgeConfig) for v in raw.values()):
+            raise ScenarioError(f"--agents {ref}: CONFIGS must be a dict of HedgeConfig(...)")
+        configs = {str(k): v.model_dump(mode="python") for k, v in raw.items()}
+    if not classes and not configs:
+        raise ScenarioError(
+            f"--agents {ref}: defines no SCENARIO = Scenario(...), no agent class (a "
+            "subclass of agents.Agent) and no CONFIGS; give your scenario script or the "
+            "module of your agent classes"
+        )
+    return None, classes, configs
+
+
 def replay_scenario(header: dict[str, Any], agents: str | None) -> Scenario:
     """The scenario a replay runs: the recorded one, or its market with other agents.
 
     Nothing the header names is imported. Without ``agents`` the recorded
     configurations run if every agent class in them is built in
-    (:func:`builtin_agent_refs`). With ``agents`` the recorded
-    ``configs``, ``book`` and ``risk_aversion`` are dropped unread and the
-    named scenario's run instead: its script is the user's own code, loaded
-    as ``gammaray run`` loads it.
+    (:func:`builtin_agent_refs`). With ``agents`` naming a scenario script
+    (it defines ``SCENARIO``) the recorded ``configs``, ``book`` and
+    ``risk_aversion`` are dropped unread and the named scenario's run
+    instead: its script is the user's own code, loaded as ``gammaray run``
+    loads it. With ``agents`` naming a module of agent classes (no
+    ``SCENARIO``: ``my_agents.py``) the recorded configurations run, each
+    recorded class that is not built in bound to the module's class of the
+    same name (``_gammaray_scenario_x.MyHedger`` or ``my_agents.MyHedger`` to
+    the file's ``MyHedger``); the module's ``CONFIGS``, if any, run beside
+    them (replacing recorded ones of the same name).
 
     Args:
         header: The log's header.
-        agents: A scenario script or built-in name whose ``configs``, ``book``
-            and ``risk_aversion`` to run; None for the recorded ones.
+        agents: A scenario script or built-in name, or a module of agent
+            classes; None for the recorded configurations alone.
 
     Raises:
         ScenarioError: The log has no scenario, it names agent classes that
-            are not built in (and ``agents`` is None), it is invalid, or the
+            are neither built in nor in ``agents``, it is invalid, or the
             agents do not fit the recorded market.
     """
     data = header.get("scenario")
     if not isinstance(data, dict):
         raise ScenarioError("the log records no scenario; it cannot be replayed")
     theirs: dict[str, Any] | None = None
+    classes: dict[str, type[Agent]] = {}
+    extra: dict[str, Any] = {}
     if agents is not None:
-        theirs = load_scenario(agents).model_dump(mode="python")
-        data = {k: v for k, v in data.items() if k not in AGENT_FIELDS}
+        scenario, classes, extra = load_agents(agents)
+        if scenario is not None:
+            theirs = scenario.model_dump(mode="python")
+            data = {k: v for k, v in data.items() if k not in AGENT_FIELDS}
+    refs = builtin_agent_refs()
     unknown: list[str] = []
-    data = _bind_builtin_agents(data, builtin_agent_refs(), unknown)
+    _bind_builtin_agents(data, refs, unknown)
+    refs.update({u: classes[_last_name(u)] for u in unknown if _last_name(u) in classes})
+    unknown = []
+    data = _bind_builtin_agents(data, refs, unknown)
     if unknown:
+        if agents is None:
+            hint = "pass --agents SCENARIO, your scenario script that defines the configurations"
+            hint += " to run (or --agents FILE, the module of your agent classes)"
+        else:
+            defined = ", ".join(sorted(classes)) or "none"
+            hint = f"--agents {agents} defines no class of that name (it defines: {defined})"
         raise ScenarioError(
             f"the log's configurations use agent classes that are not built in "
-            f"({_shown(unknown)}) and a replay never imports what a log names: "
-            "pass --agents SCENARIO, your scenario script that defines the configurations to run"
+            f"({_shown(unknown)}) and a replay never imports what a log names: {hint}"
         )
     # A replay is one pipeline: the log holds the whole market.
     data.update(shards=1, placement="per-agent")
     if theirs is not None:
         data.update({key: theirs[key] for key in AGENT_FIELDS})
+    if extra:
+        data["configs"] = {**data.get("configs", {}), **extra}
     try:
         return validate_scenario(data)
     except ScenarioError as exc:
-        if theirs is None:
+        if agents is None:
             raise ScenarioError(f"the recorded scenario cannot be loaded here: {exc}") from None
         raise ScenarioError(f"--agents {agents}: {exc} (against the recorded market)") from None
 
@@ -306,6 +391,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
             header = reader.header
             trailer = reader.verify()
         scenario = replay_scenario(header, args.agents)
+        if args.runtime == "auto":
+            cluster = args.address is not None or bool(os.environ.get("RAY_ADDRESS"))
+            args.runtime = "ray" if cluster else "local"
+            log.info("replay.runtime", runtime=args.runtime, chosen="auto")
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = args.out if args.out is not None else Path("runs") / f"{scenario.name}-replay-{stamp}"
         market = LogReplayMarket(args.log)
