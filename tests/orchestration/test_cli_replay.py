@@ -281,6 +281,52 @@ def test_a_custom_agent_run_replays_with_its_script_as_agents(tmp_path: Path, ca
     assert _hashes(out / "summary.json") == _hashes(run / "summary.json")
 
 
+def test_a_custom_agent_run_replays_with_a_module_of_its_agent_classes(
+    tmp_path: Path, capsys
+) -> None:
+    """``--agents my_agents.py`` (no SCENARIO): the log's configurations, classes bound by name."""
+    script = str(Path(__file__).parents[2] / "scenarios" / "custom_agent.py")
+    log, run = tmp_path / "custom.grlog", tmp_path / "run"
+    small = ["--paths", "32", "--set", "days=2", "--set", "market.gap.day=1", "--no-progress"]
+    argv = ["run", script, "--runtime", "local", "--no-report", "--record", str(log)]
+    assert main([*argv, "--out", str(run), *small]) == 0
+    mine = tmp_path / "my_agents.py"
+    mine.write_text("from scenarios.custom_agent import ScheduledDeltaHedger  # noqa: F401\n")
+    out = tmp_path / "out"
+    assert _replay(log, out, "--runtime", "local", "--agents", str(mine)) == 0
+    assert _hashes(out / "summary.json") == _hashes(run / "summary.json")
+    # a module without that class: one line naming what it defines
+    other = tmp_path / "other_agents.py"
+    other.write_text("from agents import Agent\nclass Other(Agent):\n    pass\n")
+    assert _replay(log, tmp_path / "o", "--runtime", "local", "--agents", str(other)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "ScheduledDeltaHedger" in err
+    assert "it defines: Other" in err and not (tmp_path / "o").exists()
+    # a file with no scenario, no agent class and no CONFIGS
+    empty = tmp_path / "empty.py"
+    empty.write_text("X = 1\n")
+    assert _replay(log, tmp_path / "e", "--runtime", "local", "--agents", str(empty)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "defines no SCENARIO" in err
+
+
+def test_configs_of_an_agents_module_run_beside_the_recorded_ones(
+    recorded: tuple[Path, Path], tmp_path: Path
+) -> None:
+    log, summary = recorded
+    mine = tmp_path / "my_agents.py"
+    mine.write_text(
+        "from agents import ManagerConfig\n"
+        "from orchestration import AgentSpec, HedgeConfig\n"
+        "CONFIGS = {'mine': HedgeConfig(agents=(AgentSpec(cls='delta', config={'target': 0.5}),),"
+        " manager=ManagerConfig(budget=500.0))}\n"
+    )
+    out = tmp_path / "out"
+    assert _replay(log, out, "--runtime", "local", "--agents", str(mine)) == 0
+    got, want = _hashes(out / "summary.json"), _hashes(summary)
+    assert set(got) == {*want, "mine"} and all(got[k] == v for k, v in want.items())
+
+
 @pytest.mark.parametrize(
     ("key", "value", "needle"),
     [
