@@ -107,7 +107,7 @@ def gammaray_version() -> str:
 
 def _common_flags(parser: argparse.ArgumentParser, top: bool) -> None:
     """``--log-json`` and ``-v/--verbose``, before the subcommand or after it."""
-    given = {} if top else {"default": argparse.SUPPRESS}
+    given: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
     if "--log-json" not in parser._option_string_actions:
         parser.add_argument(
             "--log-json", action="store_true", help="log JSON lines to stderr", **given
