@@ -95,7 +95,19 @@ def register(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
         choices=("auto", "local", "ray"),
         default="auto",
         help="auto: Ray on a cluster (--address or RAY_ADDRESS), else in-process. "
-        "local: in-process. ray: Ray (one per-agent pipeline: the log holds the whole market)",
+        "local: in-process. ray: Ray",
+    )
+    rep.add_argument(
+        "--shards",
+        type=int,
+        metavar="K",
+        help="split the paths into K pipelines, each reading the log for its own paths "
+        "(same pnl_sha256 for any K; default: 1)",
+    )
+    rep.add_argument(
+        "--placement",
+        choices=("per-agent", "fused"),
+        help="Ray placement of components (default: per-agent; fused: one actor per shard)",
     )
     rep.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local Ray)")
     rep.add_argument(
@@ -313,7 +325,9 @@ def load_agents(ref: str) -> tuple[Scenario | None, dict[str, type[Agent]], dict
     return None, classes, configs
 
 
-def replay_scenario(header: dict[str, Any], agents: str | None) -> Scenario:
+def replay_scenario(
+    header: dict[str, Any], agents: str | None, shards: int = 1, placement: str = "per-agent"
+) -> Scenario:
     """The scenario a replay runs: the recorded one, or its market with other agents.
 
     Nothing the header names is imported. Without ``agents`` the recorded
@@ -333,6 +347,9 @@ def replay_scenario(header: dict[str, Any], agents: str | None) -> Scenario:
         header: The log's header.
         agents: A scenario script or built-in name, or a module of agent
             classes; None for the recorded configurations alone.
+        shards: Pipelines the paths are split into (each reads the whole log
+            and keeps its own paths; the numbers do not depend on it).
+        placement: On Ray, ``"per-agent"`` or ``"fused"``.
 
     Raises:
         ScenarioError: The log has no scenario, it names agent classes that
@@ -367,8 +384,8 @@ def replay_scenario(header: dict[str, Any], agents: str | None) -> Scenario:
             f"the log's configurations use agent classes that are not built in "
             f"({_shown(unknown)}) and a replay never imports what a log names: {hint}"
         )
-    # A replay is one pipeline: the log holds the whole market.
-    data.update(shards=1, placement="per-agent")
+    # The layout is the replay's own, never the recorded run's.
+    data.update(shards=shards, placement=placement)
     if theirs is not None:
         data.update({key: theirs[key] for key in AGENT_FIELDS})
     if extra:
@@ -390,10 +407,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
         with RecordReader(args.log) as reader:
             header = reader.header
             trailer = reader.verify()
-        scenario = replay_scenario(header, args.agents)
+        if args.shards is not None and args.shards < 1:
+            raise UsageError(f"--shards {args.shards}: give a whole number >= 1")
+        shards, placement = args.shards or 1, args.placement or "per-agent"
+        scenario = replay_scenario(header, args.agents, shards, placement)
         if args.runtime == "auto":
             cluster = args.address is not None or bool(os.environ.get("RAY_ADDRESS"))
-            args.runtime = "ray" if cluster else "local"
+            args.runtime = "ray" if cluster or args.placement is not None else "local"
             log.info("replay.runtime", runtime=args.runtime, chosen="auto")
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = args.out if args.out is not None else Path("runs") / f"{scenario.name}-replay-{stamp}"

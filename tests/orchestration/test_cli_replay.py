@@ -605,3 +605,57 @@ def test_replay_onto_a_foreign_run_folder_refuses(
     assert main([*argv, "--force", "--no-report"]) == 0
     assert _hashes(out / "summary.json") == _hashes(summary)
     assert not (out / "notes.txt").exists()
+
+
+@pytest.fixture(scope="module")
+def recorded_3_blocks(tmp_path_factory) -> tuple[Path, Path]:
+    """A run of three 1024-path blocks recorded: (the log, the run's summary.json)."""
+    d = tmp_path_factory.mktemp("rec3")
+    log, out = d / "gap3.grlog", d / "run"
+    small = ["--paths", "2500", "--set", "days=1", "--set", "market.gap.day=0.5"]
+    argv = ["run", "macro_gap", "--runtime", "local", "--no-report", "--record", str(log)]
+    assert main([*argv, "--out", str(out), *small, "--no-progress"]) == 0
+    return log, out / "summary.json"
+
+
+@pytest.mark.slow
+def test_a_sharded_replay_gives_the_recorded_runs_bits(
+    recorded_3_blocks: tuple[Path, Path], tmp_path: Path
+) -> None:
+    log, summary = recorded_3_blocks
+    out = tmp_path / "sharded"
+    assert _replay(log, out, "--runtime", "local", "--shards", "3", "--no-report") == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["shards"] == 3 and s["n_paths"] == 2500
+    assert _hashes(out / "summary.json") == _hashes(summary)
+
+
+@pytest.mark.slow
+def test_a_fused_ray_replay_gives_the_recorded_runs_bits(
+    recorded_3_blocks: tuple[Path, Path], tmp_path: Path, ray_session
+) -> None:
+    log, summary = recorded_3_blocks
+    out = tmp_path / "fused"
+    argv = ["--runtime", "ray", "--shards", "2", "--placement", "fused", "--no-report"]
+    assert _replay(log, out, *argv) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert (s["placement"], s["shards"], s["runtime"]) == ("fused", 2, "ray")
+    assert sorted(sh["shard"] for n in s["nodes"] for sh in n["shards"]) == [0, 1]
+    assert _hashes(out / "summary.json") == _hashes(summary)
+
+
+def test_a_log_source_cut_by_path_is_the_whole_source_cut(
+    recorded: tuple[Path, Path],
+) -> None:
+    from market.replay import LogReplayMarket
+
+    log, _ = recorded
+    whole, part = LogReplayMarket(log), LogReplayMarket(log).paths(16, 40)
+    for a, b in zip(whole.steps(), part.steps(), strict=True):
+        ma, mb = a[-1], b[-1]
+        assert mb.n_paths == 24 and np.array_equal(ma.spot[16:40], mb.spot)
+        assert np.array_equal(ma.surface.atm[16:40], mb.surface.atm)
+        for qa, qb in zip(ma.quotes, mb.quotes, strict=True):
+            assert np.array_equal(qa.mid[16:40], qb.mid) and qa.contract == qb.contract
+    with pytest.raises(ValueError, match="not within"):
+        LogReplayMarket(log).paths(0, 65)
