@@ -168,7 +168,7 @@ class LogReplayMarket:
                 f"{self.path}: step {self.step_index} carries {events[-1].n_paths} paths, "
                 f"the header declares {self.n_paths}"
             )
-        if self.path_range is not None:
+        if self.path_range is not None and self.n_paths is not None:
             events = _take(events, *self.path_range, self.n_paths)
         _freeze(events)
         return events
