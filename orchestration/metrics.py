@@ -56,6 +56,7 @@ def config_metrics(
     var99, cvar99 = var_cvar(loss, 0.99)
     std = float(pnl.std())
     steps = len(result.series) if n_steps is None else n_steps
+    steps = max(steps, int(result.breaches.max(initial=0)))  # a share never exceeds 1
     out: dict[str, Any] = {
         "pnl_mean": float(pnl.mean()),
         "pnl_std": std,
