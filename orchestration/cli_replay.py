@@ -8,7 +8,9 @@
   ``run`` (with ``pnl_sha256``) plus a ``replay`` section. By default the
   agents are the recorded scenario's, provided they are gammaray's built-in
   agents; with ``--agents`` the named scenario's ``configs``, ``book`` and
-  ``risk_aversion`` run on the recorded market.
+  ``risk_aversion`` run on the recorded market (or, for a module of agent
+  classes, the recorded configurations with its classes). ``--shards`` and
+  ``--placement`` lay it out as for ``run``, with the same bits.
 * ``gammaray inspect FILE`` prints the header and the event counts by type
   (every frame decoded and checked).
 
@@ -109,7 +111,8 @@ def register(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
         "--runtime",
         choices=("auto", "local", "ray"),
         default="auto",
-        help="auto: Ray on a cluster (--address or RAY_ADDRESS), else in-process. "
+        help="auto: Ray on a cluster (--address or RAY_ADDRESS) or for a --placement, "
+        "else in-process. "
         "local: in-process. ray: Ray",
     )
     rep.add_argument(
