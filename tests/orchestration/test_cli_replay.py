@@ -552,6 +552,7 @@ def test_bad_record_and_replay_input_exits_2(
     assert not list(tmp_path.glob(".*tmp"))
 
 
+@pytest.mark.slow
 def test_ray_replay_gives_the_recorded_runs_bits(
     recorded: tuple[Path, Path], tmp_path: Path, ray_session
 ) -> None:
@@ -563,6 +564,7 @@ def test_ray_replay_gives_the_recorded_runs_bits(
     assert json.loads((out / "summary.json").read_text())["runtime"] == "ray"
 
 
+@pytest.mark.slow
 def test_ray_replay_imports_nothing_the_log_names(
     recorded: tuple[Path, Path],
     evil_log: tuple[Path, str, Path],
