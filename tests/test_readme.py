@@ -163,3 +163,13 @@ def test_the_readme_commands_run_as_written(tmp_path: Path, monkeypatch, capsys)
         assert rc == 0, f"`{command}` exited {rc}: {capsys.readouterr().err}"
         ran.append(command)
     assert len(ran) >= 10 and all(skipped.values()), (ran, skipped)
+
+
+def test_every_flag_in_the_readmes_run_table_is_an_option_of_run() -> None:
+    table = README.split("Useful flags (`gammaray run --help`):")[1].split("\n\n")[1]
+    flags = set(re.findall(r"`(-{1,2}[a-z][\w-]*)", table))
+    assert {"--paths", "--runtime", "--set", "-v", "--log-json", "--shards"} <= flags
+    p = _parser()
+    sub = next(a for a in p._actions if a.__class__.__name__ == "_SubParsersAction")
+    known = set(sub.choices["run"]._option_string_actions)
+    assert flags <= known, flags - known
