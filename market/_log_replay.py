@@ -5,6 +5,7 @@ Public as :class:`market.replay.LogReplayMarket`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,22 @@ def _freeze(obj: Any) -> None:
     elif hasattr(obj, "__dataclass_fields__"):
         for name in obj.__dataclass_fields__:
             _freeze(getattr(obj, name))
+
+
+def _take(obj: Any, start: int, stop: int, n: int) -> Any:
+    """``obj`` with every per-path array (first axis ``n``) cut to paths ``[start, stop)``."""
+    if isinstance(obj, np.ndarray):
+        return obj[start:stop] if obj.ndim and obj.shape[0] == n else obj
+    if isinstance(obj, tuple):
+        return tuple(_take(v, start, stop, n) for v in obj)
+    if isinstance(obj, list):
+        return [_take(v, start, stop, n) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _take(v, start, stop, n) for k, v in obj.items()}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        cut = {f.name: _take(getattr(obj, f.name), start, stop, n) for f in dataclasses.fields(obj)}
+        return dataclasses.replace(obj, **cut)
+    return obj
 
 
 def _count(path: Path, header: dict[str, Any], key: str, least: int) -> int | None:
@@ -83,6 +100,25 @@ class LogReplayMarket:
         self.step_index = 0
         self._started = False
         self._reader: Any = None
+        #: ``(start, stop)``: this source emits only those paths (:meth:`paths`).
+        self.path_range: tuple[int, int] | None = None
+
+    def paths(self, start: int, stop: int) -> LogReplayMarket:
+        """The same log as a source of paths ``[start, stop)`` only (one shard's market).
+
+        Every per-path array of every event is cut to the range; the file is
+        read (and verified) whole, as by the full source.
+
+        Raises:
+            ValueError: The range is empty or outside the log's paths.
+        """
+        n = self.n_paths
+        if n is None or not 0 <= start < stop <= n:
+            raise ValueError(f"paths [{start}, {stop}) are not within the log's {n} paths")
+        part = LogReplayMarket.__new__(LogReplayMarket)
+        part.__setstate__({**self.__getstate__(), "started": False})
+        part.path_range = (start, stop)
+        return part
 
     # Pickling (Ray actors, deep copies) carries the path and the position only.
     def __getstate__(self) -> dict[str, Any]:
@@ -93,6 +129,7 @@ class LogReplayMarket:
             "n_paths": self.n_paths,
             "step_index": self.step_index,
             "started": self._started,
+            "path_range": self.path_range,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -103,6 +140,7 @@ class LogReplayMarket:
         self.step_index = 0
         self._started = False
         self._reader = None
+        self.path_range = state.get("path_range")
         if state["started"]:
             self.restore({"step": state["step_index"], "started": True})
 
@@ -130,6 +168,8 @@ class LogReplayMarket:
                 f"{self.path}: step {self.step_index} carries {events[-1].n_paths} paths, "
                 f"the header declares {self.n_paths}"
             )
+        if self.path_range is not None and self.n_paths is not None:
+            events = _take(events, *self.path_range, self.n_paths)
         _freeze(events)
         return events
 

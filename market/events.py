@@ -58,7 +58,7 @@ class InstrumentQuote:
         contract: Identity of the contract currently listed under that name
             (``"gamma_opt@12"`` = listed at step 12). Positions accrue per contract.
         kind: ``"underlying"`` or ``"option"``.
-        is_call: True for a call (ignored for the underlying).
+        is_call: True for a call, False for a put (ignored for the underlying).
         expiry: Absolute expiry time in years since the run start (``inf`` for
             the underlying).
         strike: Strike per path, currency, shape ``[n]`` (zeros for the underlying).
@@ -90,14 +90,17 @@ class MarketEvent:
     """The state of the market at one simulated timestamp.
 
     Attributes:
-        step: Step number (0 = first quote).
+        step: Step number, a count (0 = first quote); steps need not be
+            evenly spaced (event time).
         sender: Component name (``"market"``).
-        time: Time since the run start, years.
+        time: Time since the run start, years (ACT/``year_days``); this
+            step's length is ``time`` minus the previous event's ``time``.
         spot: Spot per path, currency, shape ``[n]``.
-        surface: The implied-vol surface state per path.
-        quotes: The listed hedge instruments, in listing order.
-        rate: Continuously compounded risk-free rate, per year.
-        div: Continuous dividend yield, per year.
+        surface: The implied-vol surface state per path (:class:`SurfaceState`).
+        quotes: The listed hedge instruments (:class:`InstrumentQuote`), in
+            listing order.
+        rate: Continuously compounded risk-free rate, decimal per year.
+        div: Continuous dividend yield, decimal per year.
         stamp: Calendar date and time of the step (ISO 8601), where the
             scenario has a calendar (a clock start, or a dated replay); else "".
     """
@@ -166,9 +169,9 @@ class RiskSnapshot:
     orders of the agents before it.
 
     Attributes:
-        step: Step number.
+        step: Step number, a count (as the :class:`MarketEvent`'s).
         sender: ``"manager"``.
-        time: Years since start.
+        time: Time since the run start, years.
         delta: Book delta per unit of spot, shape ``[n]``.
         gamma: Book gamma per unit of spot squared, shape ``[n]``.
         vega: Book vega per 1.00 of vol, shape ``[n]``.
@@ -176,9 +179,13 @@ class RiskSnapshot:
         stressed_loss: Loss under the manager's stress grid (positive = loss),
             currency, shape ``[n]``.
         bands: Greek name (``"delta"``, ``"gamma"``, ``"vega"``) to the largest
-            absolute value the book may keep, per path, same units as the greek.
+            absolute value of that greek the manager lets the book keep, per
+            path, same units as the greek, shape ``[n]``: this agent's share
+            of the stressed-loss budget (weights times budget scales, divided
+            by the greek's loss per unit under the stress move). A band agent
+            trades only where ``abs(view.delta) > view.bands["delta"]``.
         positions: Instrument listing name to the book's position in the
-            currently listed contract of that name, shape ``[n]``.
+            currently listed contract of that name, units, shape ``[n]``.
         model: The pricing model the greeks come from (the agent's:
             ``"bsm"``, ``"heston"``, ``"merton"``).
         hedge_greeks: Listed instrument to its greeks per unit under that
@@ -223,12 +230,12 @@ class Fill:
     """The execution of an order, per path.
 
     Attributes:
-        step: Step number.
+        step: Step number, a count: the step the fill executed at.
         sender: ``"market"``.
         agent: The agent whose order this fills.
         instrument: Listing name.
         contract: Contract identity the position accrues to.
-        qty: Units filled per path, shape ``[n]`` (0 where rejected).
+        qty: Units filled per path (+ bought), shape ``[n]`` (0 where rejected).
         price: Execution price per unit, currency, shape ``[n]``.
         mid: Mid price per unit, currency, shape ``[n]``.
         cost: Cost against mid (spread + fees), currency, >= 0, shape ``[n]``.
@@ -251,9 +258,9 @@ class BudgetUpdate:
     """The manager's allocation of the stressed-loss budget.
 
     Attributes:
-        step: Step number.
+        step: Step number, a count (as the :class:`MarketEvent`'s).
         sender: ``"manager"``.
-        time: Years since start.
+        time: Time since the run start, years.
         total: Total stressed-loss budget, currency.
         scales: Greek name to the multiplier applied to that greek's share
             (1.0 = the static allocation; < 1 tightens).
@@ -274,9 +281,9 @@ class ModelAlert:
     """A model-decay alert: realised hedging error drifting past a threshold.
 
     Attributes:
-        step: Step number.
+        step: Step number, a count (as the :class:`MarketEvent`'s).
         sender: ``"manager"``.
-        time: Years since start.
+        time: Time since the run start, years.
         metric: What drifted (e.g. ``"unexplained_pnl"``).
         value: Its value, units of the metric.
         threshold: The threshold it crossed.

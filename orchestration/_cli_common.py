@@ -35,15 +35,23 @@ class UsageError(ValueError):
     """Bad command-line input (exit status 2)."""
 
 
-#: Columns of the results table: (metrics key, header, format).
+#: Columns of the results table: (metrics key, header, format). Each header
+#: says which way is good; money is in the scenario's currency (the title).
 TABLE_COLUMNS = (
-    ("pnl_mean", "P&L mean", "{:,.2f}"),
-    ("pnl_std", "P&L std", "{:,.2f}"),
-    ("var_95", "VaR95", "{:,.2f}"),
-    ("cvar_95", "CVaR95", "{:,.2f}"),
-    ("mean_std_objective", "mean+c·std", "{:,.2f}"),
-    ("transaction_cost", "t-cost", "{:,.2f}"),
-    ("budget_breaches", "breaches", "{:,d}"),
+    ("pnl_mean", "mean P&L ↑", "{:,.2f}"),
+    ("pnl_std", "P&L std ↓", "{:,.2f}"),
+    ("var_95", "VaR95 loss ↓", "{:,.2f}"),
+    ("cvar_95", "CVaR95 loss ↓", "{:,.2f}"),
+    ("mean_std_objective", "mean+c·std loss ↓", "{:,.2f}"),
+    ("transaction_cost", "t-cost ↓", "{:,.2f}"),
+    ("breach_share", "breached steps ↓", "{:.2%}"),
+    ("paths_breached", "paths breached ↓", "{:,d}"),
+)
+#: The columns of a one-path run (a replay of a real event): what one path means.
+ONE_PATH_COLUMNS = (
+    ("pnl_mean", "terminal P&L ↑", "{:,.2f}"),
+    ("transaction_cost", "t-cost ↓", "{:,.2f}"),
+    ("breach_share", "breached steps ↓", "{:.2%}"),
 )
 
 
@@ -86,9 +94,11 @@ def execute(
             (None: the default, see :class:`~orchestration.ray_runtime.Deadlines`).
 
     Returns:
-        The summary: ``scenario``, ``seed``, ``n_paths``, ``runtime`` and
-        ``configs`` keyed by configuration name, each with ``metrics`` and
-        ``pnl_sha256``.
+        The summary: ``scenario``, ``seed``, ``n_paths``, ``n_steps``,
+        ``currency``, ``runtime`` (on Ray ``placement``, ``shards``, ``nodes``:
+        see :func:`node_map`) and ``configs`` keyed by configuration name, each
+        with ``metrics`` (:func:`~orchestration.metrics.config_metrics`, less
+        the hash) and its one ``pnl_sha256``.
     """
     start = time.perf_counter()
     layout: dict[str, Any] = {"shards": scenario.shards}
@@ -111,7 +121,7 @@ def execute(
         layout.update(
             placement=scenario.placement,
             shards=len(run.ranges),
-            nodes=sorted(run.node_ids),
+            nodes=node_map(run),
             recoveries=sum(run.failures.values()),
         )
     else:
@@ -125,14 +135,15 @@ def execute(
         keep["results"] = results
     configs = {}
     for name, res in results.items():
-        m = config_metrics(res, scenario.risk_aversion)
-        configs[name] = {"metrics": m, "pnl_sha256": m["pnl_sha256"]}
+        m = config_metrics(res, scenario.risk_aversion, scenario.n_steps)
+        configs[name] = {"metrics": m, "pnl_sha256": m.pop("pnl_sha256")}
     summary = {
         "scenario": scenario.name,
         "scenario_version": scenario.version,
         "seed": scenario.seed,
         "n_paths": scenario.n_paths,
         "n_steps": scenario.n_steps,
+        "currency": scenario.currency,
         "runtime": runtime,
         **layout,
         "elapsed_s": elapsed,
@@ -148,34 +159,95 @@ def execute(
     return summary
 
 
+def node_map(run: Any) -> list[dict[str, Any]]:
+    """The Ray nodes a run's shards ran on: id, address and shards, one entry per node.
+
+    Args:
+        run: A finished :class:`~orchestration.ray_runtime.RayRun`.
+
+    Returns:
+        ``[{"node_id", "address", "shards": [{"shard", "paths": [start, stop]}]}]``
+        sorted by address then id; a shard whose components sat on several
+        nodes (per-agent placement) is listed under each of them. ``address``
+        is the node's IP address (None if Ray no longer lists the node).
+    """
+    import ray
+
+    addresses = {n["NodeID"]: n.get("NodeManagerAddress") for n in ray.nodes()}
+    by_node: dict[str, list[dict[str, Any]]] = {}
+    for i, unit in enumerate(run.units):
+        for node in sorted(unit.nodes()):
+            by_node.setdefault(node, []).append({"shard": i, "paths": [unit.start, unit.stop]})
+    out = [
+        {"node_id": node, "address": addresses.get(node), "shards": shards}
+        for node, shards in by_node.items()
+    ]
+    return sorted(out, key=lambda n: (str(n["address"]), n["node_id"]))
+
+
 def _class_path(obj: Any) -> Any:
     if isinstance(obj, type):
         return f"{obj.__module__}.{obj.__qualname__}"
     raise TypeError(f"cannot serialise {type(obj).__name__}")
 
 
+def table_rows(summary: dict[str, Any]) -> tuple[str, list[str], list[list[str]], str]:
+    """The results table as text: ``(title, headers, rows, caption)``.
+
+    Money columns are in the summary's ``currency``; "loss" columns are
+    positive when money is lost, the P&L column when it is made. A one-path
+    run (``n_paths == 1``) shows that path's terminal P&L, cost and share of
+    steps over budget: a std, a VaR or a CVaR of one number means nothing.
+    """
+    n = summary["n_paths"]
+    currency = summary.get("currency", "USD")
+    one = n == 1
+    columns = list(ONE_PATH_COLUMNS if one else TABLE_COLUMNS)
+    configs = summary["configs"]
+    if all("slippage" in c["metrics"] for c in configs.values()):
+        columns.insert(2 if one else 6, ("slippage", "slippage ↓", "{:,.2f}"))
+    paths = "one path" if one else f"{n:,} paths"
+    title = (
+        f"{summary['scenario']}: {paths}, seed {summary['seed']}, "
+        f"{summary['runtime']} runtime, money in {currency}"
+    )
+    if one:
+        caption = (
+            "↑ higher is better, ↓ lower is better. One path: the terminal P&L of that "
+            "path (profit positive); one number has no std, VaR or CVaR. Breached steps: "
+            "share of the steps over the stressed-loss budget"
+        )
+    else:
+        steps = summary.get("n_steps")
+        of = f" of {n:,} × {steps:,}" if steps else ""
+        caption = (
+            "↑ higher is better, ↓ lower is better. P&L: profit positive; loss columns: "
+            f"money lost positive. Breached steps: share of the path-steps{of} over the "
+            "stressed-loss budget; paths breached: paths with any breach"
+        )
+    rows = [
+        [name, *(fmt.format(cfg["metrics"][key]) for key, _, fmt in columns)]
+        for name, cfg in configs.items()
+    ]
+    return title, ["config", *(h for _, h, _ in columns)], rows, caption
+
+
 def print_table(summary: dict[str, Any]) -> None:
-    """Print the per-configuration metrics table to stdout."""
+    """Print the per-configuration metrics table to stdout (see :func:`table_rows`)."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(
-        title=f"{summary['scenario']}: {summary['n_paths']:,} paths, seed {summary['seed']}, "
-        f"{summary['runtime']} runtime (losses positive)"
-    )
-    table.add_column("config")
-    columns = list(TABLE_COLUMNS)
-    if all("slippage" in c["metrics"] for c in summary["configs"].values()):
-        columns.insert(-1, ("slippage", "slippage", "{:,.2f}"))
-    for _, header, _ in columns:
-        table.add_column(header, justify="right")
-    for name, cfg in summary["configs"].items():
-        m = cfg["metrics"]
-        table.add_row(name, *(fmt.format(m[key]) for key, _, fmt in columns))
-    console = Console(width=max(120, Console().width))
+    title, headers, rows, caption = table_rows(summary)
+    table = Table(title=title, caption=caption)
+    table.add_column(headers[0], no_wrap=True)
+    for i, header in enumerate(headers[1:], 1):  # numbers whole; headers wrap
+        table.add_column(header, justify="right", min_width=max(len(r[i]) for r in rows))
+    for row in rows:
+        table.add_row(*row)
+    console = Console(width=max(140, Console().width))
     console.print(table)
-    for name, rows in summary.get("worst_windows", {}).items():
-        worst = ", ".join(f"{w['start']}..{w['end']} {w['pnl']:,.0f}" for w in rows[:5])
+    for name, wrows in summary.get("worst_windows", {}).items():
+        worst = ", ".join(f"{w['start']}..{w['end']} {w['pnl']:,.0f}" for w in wrows[:5])
         console.print(f"worst windows, {name}: {worst}")
 
 

@@ -251,8 +251,12 @@ def ensure_ray(address: str | None = None) -> None:
     modules = user_modules()
     if modules:
         runtime_env.update(py_modules=modules, excludes=list(EXCLUDES))
+    verbose = os.environ.get("GAMMARAY_LOG_VERBOSE") == "1"
     kwargs: dict[str, Any] = {
-        "logging_level": logging.WARNING,
+        # Ray's own start-up chatter (token-auth notice, worker-pool notes) only
+        # with -v; its errors always. Worker output (the agents' logs, tracebacks)
+        # always reaches the driver.
+        "logging_level": logging.INFO if verbose else logging.ERROR,
         "log_to_driver": True,
         "configure_logging": True,
         "runtime_env": runtime_env,

@@ -1,6 +1,6 @@
-"""``gammaray``: the command line.
+"""gammaray: an event-driven, multi-agent options-hedging simulator (in-process or on Ray).
 
-``gammaray run SCENARIO`` loads a scenario script (or a built-in name), runs
+The command line. ``gammaray run SCENARIO`` loads a scenario script (or a built-in name), runs
 every hedging configuration on identical paths, prints the metrics table and
 writes ``summary.json``. ``gammaray list`` shows the built-in scenarios.
 
@@ -31,6 +31,7 @@ from orchestration._cli_common import (
     execute,
     print_table,
     resolve_scenario,
+    write_lines,
 )
 from orchestration._io import atomic_write_text
 from orchestration._logging import configure_logging, get_logger
@@ -64,21 +65,82 @@ __all__ = [
 ]
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Help that shows every option's default (unless its text already says it).
+
+    Defaults that say nothing (None, False, an empty list) are not shown: the
+    text of an option without a fixed default says what it falls back to.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            action.option_strings
+            and "default" not in text
+            and default is not None
+            and default is not False
+            and default != argparse.SUPPRESS
+            and default != []
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+class Parser(argparse.ArgumentParser):
+    """``gammaray``'s argument parser: :class:`HelpFormatter` for it and every subcommand."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def gammaray_version() -> str:
+    """The installed gammaray distribution's version (``"unknown"`` if not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gammaray")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _common_flags(parser: argparse.ArgumentParser, top: bool) -> None:
+    """``--log-json`` and ``-v/--verbose``, before the subcommand or after it."""
+    given: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
+    if "--log-json" not in parser._option_string_actions:
+        parser.add_argument(
+            "--log-json", action="store_true", help="log JSON lines to stderr", **given
+        )
+    if "--verbose" not in parser._option_string_actions:
+        parser.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            help="log info events (progress, the runtime chosen, Ray's start-up)",
+            **given,
+        )
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gammaray", description=__doc__.splitlines()[0])
-    p.add_argument("--log-json", action="store_true", help="log JSON lines to stderr")
-    p.add_argument("-v", "--verbose", action="store_true", help="log progress events")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = Parser(
+        prog="gammaray",
+        description=__doc__.splitlines()[0],
+        epilog="`gammaray COMMAND --help` for a command's options.",
+    )
+    p.add_argument("--version", action="version", version=f"gammaray {gammaray_version()}")
+    _common_flags(p, top=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a scenario and write summary.json")
     run.add_argument("scenario", help="scenario script path or built-in name")
-    run.add_argument("--paths", type=int, help="number of paths (n_paths)")
-    run.add_argument("--seed", type=int, help="random seed")
+    run.add_argument("--paths", type=int, help="number of paths (default: the scenario's n_paths)")
+    run.add_argument("--seed", type=int, help="random seed (default: the scenario's seed)")
     run.add_argument(
         "--runtime",
         choices=("auto", "local", "ray"),
         default="auto",
-        help="auto (default): Ray on a cluster, or when the run is long enough for fused "
+        help="auto: Ray on a cluster, or when the run is long enough for fused "
         "shards to repay Ray's start-up; else in-process. local: in-process. ray: Ray",
     )
     run.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local Ray)")
@@ -89,7 +151,13 @@ def _parser() -> argparse.ArgumentParser:
         help="Ray: seconds an actor call may take beyond its expected work before the "
         "actor is treated as dead (default 60)",
     )
-    run.add_argument("--shards", type=int, help="split the paths into K shards")
+    run.add_argument(
+        "--shards",
+        type=int,
+        metavar="K",
+        help="split the paths into K shards (default: the scenario's; on a Ray this run "
+        "starts itself, one per CPU)",
+    )
     run.add_argument(
         "--placement",
         choices=("per-agent", "fused"),
@@ -108,25 +176,42 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="override a scenario field by dotted path (repeatable)",
+        help="override a scenario field by dotted path (repeatable; default: none)",
     )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.add_argument("--no-report", action="store_true", help="skip report.html, PNGs, Parquet")
-    run.add_argument("--record", type=Path, metavar="FILE", help="write the run's event log")
-    run.add_argument("--log-json", action="store_true", default=argparse.SUPPRESS)
+    run.add_argument(
+        "--record", type=Path, metavar="FILE", help="write the run's event log (default: none)"
+    )
 
     sweep = sub.add_parser("sweep", help="run a grid of overrides × seeds, one table")
     sweep.add_argument("scenario", help="scenario script path or built-in name")
     sweep.add_argument("--grid", type=Path, help="grid TOML (default: the script's GRID)")
-    sweep.add_argument("--paths", type=int, help="number of paths per run")
-    sweep.add_argument("--runtime", choices=("local", "ray"), default="ray")
-    sweep.add_argument("--address", help="Ray cluster address")
-    sweep.add_argument("--max-in-flight", type=int, help="runs submitted at once")
+    sweep.add_argument(
+        "--paths", type=int, help="number of paths per run (default: the scenario's n_paths)"
+    )
+    sweep.add_argument(
+        "--runtime",
+        choices=("local", "ray"),
+        default="ray",
+        help="ray: one Ray task per run; local: one run after another, in-process",
+    )
+    sweep.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local Ray)")
+    sweep.add_argument(
+        "--max-in-flight",
+        type=int,
+        help="runs submitted at once (default: twice the cluster's CPUs)",
+    )
     sweep.add_argument("--out", type=Path, help="output folder (default runs/<name>-sweep-<time>)")
     sweep.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE"
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a scenario field for every run, by dotted path (repeatable; default: none)",
     )
-    sweep.add_argument("--no-progress", action="store_true")
+    sweep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     sweep.add_argument(
         "--frontier", action="store_true", help="also write frontier.csv/json/png (cost vs CVaR95)"
     )
@@ -135,15 +220,17 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     rep = sub.add_parser("report", help="rebuild a run's report.html and plots")
-    rep.add_argument("run_dir", type=Path)
+    rep.add_argument("run_dir", type=Path, help="a run's output folder (holds summary.json)")
     cmp_ = sub.add_parser("compare", help="two runs side by side")
-    cmp_.add_argument("run_a", type=Path)
-    cmp_.add_argument("run_b", type=Path)
+    cmp_.add_argument("run_a", type=Path, help="the first run's output folder")
+    cmp_.add_argument("run_b", type=Path, help="the second run's output folder")
     cmp_.add_argument("--out", type=Path, default=Path("."), help="folder for compare.html")
 
     sub.add_parser("list", help="list the built-in scenarios")
     for module in COMMAND_MODULES:
         COMMANDS.update(importlib.import_module(module).register(sub))
+    for command in sub.choices.values():  # ``gammaray run -v`` as well as ``gammaray -v run``
+        _common_flags(command, top=False)
     return p
 
 
@@ -338,15 +425,18 @@ def _n_shards(scenario: Scenario) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """``gammaray list``: built-in scenarios, version and one line each."""
-    for name in builtin_scenarios():
-        try:
-            scenario = load_scenario(name)
-        except ScenarioError as exc:
-            print(f"{name:20s}  (does not load: {exc})")
-            continue
-        print(f"{name:20s} v{scenario.version}  {scenario.description}")
-    return 0
+    """``gammaray list``: built-in scenarios, version and one line each.
+
+    Read from the scripts' source (:func:`~orchestration.config.scenario_listing`),
+    not by running them: nothing is fitted or built to list.
+    """
+    from orchestration.config import scenario_listing
+
+    lines = []
+    for name, path in builtin_scenarios().items():
+        version, description = scenario_listing(path)
+        lines.append(f"{name:20s} v{version or 1}  {description}")
+    return write_lines(lines)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

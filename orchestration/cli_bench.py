@@ -101,6 +101,13 @@ def register(sub: Any) -> dict[str, Any]:
     p = sub.add_parser("bench", help="run the benchmark suite, print one table")
     p.add_argument("--quick", action="store_true", help="small sizes (a minute or two)")
     p.add_argument("--all", action="store_true", help="include the multi-node sweep benchmark")
-    p.add_argument("--only", nargs="+", metavar="BENCH", help="e.g. bench_bsm bench_engine")
-    p.add_argument("--out", type=Path, help="also write the table as Markdown")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="BENCH",
+        help="run only these, e.g. bench_bsm bench_engine (default: every benchmark)",
+    )
+    p.add_argument(
+        "--out", type=Path, help="also write the table as Markdown to this file (default: none)"
+    )
     return {"bench": cmd_bench}

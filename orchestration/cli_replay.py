@@ -8,7 +8,9 @@
   ``run`` (with ``pnl_sha256``) plus a ``replay`` section. By default the
   agents are the recorded scenario's, provided they are gammaray's built-in
   agents; with ``--agents`` the named scenario's ``configs``, ``book`` and
-  ``risk_aversion`` run on the recorded market.
+  ``risk_aversion`` run on the recorded market (or, for a module of agent
+  classes, the recorded configurations with its classes). ``--shards`` and
+  ``--placement`` lay it out as for ``run``, with the same bits.
 * ``gammaray inspect FILE`` prints the header and the event counts by type
   (every frame decoded and checked).
 
@@ -29,13 +31,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from agents import BUILTIN_AGENTS, Agent
 from orchestration._cli_common import (
     UsageError,
     execute,
@@ -47,12 +49,28 @@ from orchestration._cli_common import (
 from orchestration._io import atomic_write_text
 from orchestration._logging import get_logger
 from orchestration._outputs import OutputFolder
+from orchestration._replay_scenario import (
+    AGENT_FIELDS,
+    builtin_agent_refs,
+    load_agents,
+    replay_scenario,
+)
 from orchestration._signals import deferrable
-from orchestration.config import Scenario, ScenarioError, load_scenario, validate_scenario
+from orchestration.config import Scenario, ScenarioError
 from orchestration.recorder import RecordError, RecordReader, RecordWriter
 
-#: Scenario fields a replay with ``--agents`` takes from the named scenario.
-AGENT_FIELDS = ("configs", "book", "risk_aversion")
+__all__ = [
+    "AGENT_FIELDS",
+    "builtin_agent_refs",
+    "cmd_inspect",
+    "cmd_record",
+    "cmd_replay",
+    "inspect_log",
+    "load_agents",
+    "recording",
+    "register",
+    "replay_scenario",
+]
 
 
 def register(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -67,15 +85,15 @@ def register(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     rec = sub.add_parser("record", help="run a scenario's market and write its event log")
     rec.add_argument("scenario", help="scenario script path or built-in name")
     rec.add_argument("--out", type=Path, required=True, metavar="FILE", help="event log to write")
-    rec.add_argument("--paths", type=int, help="number of paths (n_paths)")
-    rec.add_argument("--seed", type=int, help="random seed")
+    rec.add_argument("--paths", type=int, help="number of paths (default: the scenario's n_paths)")
+    rec.add_argument("--seed", type=int, help="random seed (default: the scenario's seed)")
     rec.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="override a scenario field by dotted path (repeatable)",
+        help="override a scenario field by dotted path (repeatable; default: none)",
     )
     rec.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -83,16 +101,38 @@ def register(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     rep.add_argument("log", type=Path, help="event log (from record or run --record)")
     rep.add_argument(
         "--agents",
-        metavar="SCENARIO",
-        help="scenario whose configs, book and risk aversion to run (default: the recorded one)",
+        metavar="FILE",
+        help="a scenario script or built-in name whose configs, book and risk aversion run, "
+        "or a module of your agent classes (my_agents.py) that the recorded configurations "
+        "use, with an optional CONFIGS dict (default: the recorded configurations, "
+        "built-in agents only)",
     )
-    rep.add_argument("--runtime", choices=("local", "ray"), default="ray")
+    rep.add_argument(
+        "--runtime",
+        choices=("auto", "local", "ray"),
+        default="auto",
+        help="auto: Ray on a cluster (--address or RAY_ADDRESS) or for a --placement, "
+        "else in-process. "
+        "local: in-process. ray: Ray",
+    )
+    rep.add_argument(
+        "--shards",
+        type=int,
+        metavar="K",
+        help="split the paths into K pipelines, each reading the log for its own paths "
+        "(same pnl_sha256 for any K; default: 1)",
+    )
+    rep.add_argument(
+        "--placement",
+        choices=("per-agent", "fused"),
+        help="Ray placement of components (default: per-agent; fused: one actor per shard)",
+    )
     rep.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or local Ray)")
     rep.add_argument(
         "--out", type=Path, help="output folder (default runs/<scenario>-replay-<time>)"
     )
     rep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    rep.add_argument("--no-report", action="store_true", help="write summary.json only")
+    rep.add_argument("--no-report", action="store_true", help="skip report.html, PNGs, Parquet")
     rep.add_argument(
         "--force", action="store_true", help="replace a non-empty --out folder (atomically)"
     )
@@ -177,125 +217,6 @@ def cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
-def builtin_agent_refs() -> dict[str, type[Agent]]:
-    """Every name a log may use for one of gammaray's own agent classes, to the class.
-
-    The short names (``"delta"``, ``"gamma"``, ``"vega"``) and the dotted
-    paths (``"agents.delta.DeltaHedger"``, ``"agents.delta:DeltaHedger"``,
-    ``"agents.DeltaHedger"``) of the public agent classes defined in
-    :mod:`agents.delta`, :mod:`agents.gamma`, :mod:`agents.vega` and
-    :mod:`agents.deep`. These modules are imported by this module's own
-    import statements, never by a name read from a file.
-    """
-    import agents
-    from agents import deep, delta, gamma, vega
-
-    refs: dict[str, type[Agent]] = dict(BUILTIN_AGENTS)
-    for module in (delta, gamma, vega, deep):
-        for name, obj in vars(module).items():
-            if name.startswith("_") or not isinstance(obj, type) or not issubclass(obj, Agent):
-                continue
-            cls: type[Agent] = obj
-            if cls.__module__ != module.__name__:
-                continue
-            paths = [
-                f"{module.__name__}.{cls.__qualname__}",
-                f"{module.__name__}:{cls.__qualname__}",
-            ]
-            if getattr(agents, name, None) is cls:
-                paths += [f"agents.{name}", f"agents:{name}"]
-            refs.update(dict.fromkeys(paths, cls))
-    return refs
-
-
-def _shown(names: list[str], most: int = 4, width: int = 80) -> str:
-    """Names read from a file, quoted and cut short for a one-line message."""
-    quoted = [repr(n if len(n) <= width else n[: width - 3] + "...") for n in names[:most]]
-    more = f" and {len(names) - most} more" if len(names) > most else ""
-    return ", ".join(quoted) + more
-
-
-def _bind_builtin_agents(node: Any, refs: dict[str, type[Agent]], unknown: list[str]) -> Any:
-    """A copy of recorded data with every agent ``cls`` bound to its built-in class.
-
-    Walks iteratively (any depth, any shape): each ``"cls"`` entry of a map
-    that is a built-in dotted path becomes the class itself, so validating
-    the copy imports nothing; a built-in short name (``"delta"``) stays as
-    it is (it is looked up in :data:`agents.BUILTIN_AGENTS`, and it names
-    the agent); any other text under ``"cls"`` is added to ``unknown`` (and
-    left as it is: the caller refuses the data).
-    """
-    root: list[Any] = [node]
-    work: list[tuple[Any, Any, Any]] = [(root, 0, node)]
-    while work:
-        parent, key, value = work.pop()
-        if isinstance(value, dict):
-            copy: Any = dict(value)
-            parent[key] = copy
-            for k, v in copy.items():
-                if k == "cls" and isinstance(v, str):
-                    if v in BUILTIN_AGENTS:
-                        pass  # a short name: resolved from a table, never imported
-                    elif v in refs:
-                        copy[k] = refs[v]
-                    elif v not in unknown:
-                        unknown.append(v)
-                else:
-                    work.append((copy, k, v))
-        elif isinstance(value, list | tuple):
-            copy = list(value)
-            parent[key] = copy
-            work.extend((copy, i, v) for i, v in enumerate(copy))
-    return root[0]
-
-
-def replay_scenario(header: dict[str, Any], agents: str | None) -> Scenario:
-    """The scenario a replay runs: the recorded one, or its market with other agents.
-
-    Nothing the header names is imported. Without ``agents`` the recorded
-    configurations run if every agent class in them is built in
-    (:func:`builtin_agent_refs`). With ``agents`` the recorded
-    ``configs``, ``book`` and ``risk_aversion`` are dropped unread and the
-    named scenario's run instead: its script is the user's own code, loaded
-    as ``gammaray run`` loads it.
-
-    Args:
-        header: The log's header.
-        agents: A scenario script or built-in name whose ``configs``, ``book``
-            and ``risk_aversion`` to run; None for the recorded ones.
-
-    Raises:
-        ScenarioError: The log has no scenario, it names agent classes that
-            are not built in (and ``agents`` is None), it is invalid, or the
-            agents do not fit the recorded market.
-    """
-    data = header.get("scenario")
-    if not isinstance(data, dict):
-        raise ScenarioError("the log records no scenario; it cannot be replayed")
-    theirs: dict[str, Any] | None = None
-    if agents is not None:
-        theirs = load_scenario(agents).model_dump(mode="python")
-        data = {k: v for k, v in data.items() if k not in AGENT_FIELDS}
-    unknown: list[str] = []
-    data = _bind_builtin_agents(data, builtin_agent_refs(), unknown)
-    if unknown:
-        raise ScenarioError(
-            f"the log's configurations use agent classes that are not built in "
-            f"({_shown(unknown)}) and a replay never imports what a log names: "
-            "pass --agents SCENARIO, your scenario script that defines the configurations to run"
-        )
-    # A replay is one pipeline: the log holds the whole market.
-    data.update(shards=1, placement="per-agent")
-    if theirs is not None:
-        data.update({key: theirs[key] for key in AGENT_FIELDS})
-    try:
-        return validate_scenario(data)
-    except ScenarioError as exc:
-        if theirs is None:
-            raise ScenarioError(f"the recorded scenario cannot be loaded here: {exc}") from None
-        raise ScenarioError(f"--agents {agents}: {exc} (against the recorded market)") from None
-
-
 def cmd_replay(args: argparse.Namespace) -> int:
     """``gammaray replay``: hedging configurations against a recorded market."""
     from market.replay import LogReplayMarket
@@ -305,7 +226,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
         with RecordReader(args.log) as reader:
             header = reader.header
             trailer = reader.verify()
-        scenario = replay_scenario(header, args.agents)
+        if args.shards is not None and args.shards < 1:
+            raise UsageError(f"--shards {args.shards}: give a whole number >= 1")
+        shards, placement = args.shards or 1, args.placement or "per-agent"
+        scenario = replay_scenario(header, args.agents, shards, placement)
+        if args.runtime == "auto":
+            cluster = args.address is not None or bool(os.environ.get("RAY_ADDRESS"))
+            args.runtime = "ray" if cluster or args.placement is not None else "local"
+            log.info("replay.runtime", runtime=args.runtime, chosen="auto")
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = args.out if args.out is not None else Path("runs") / f"{scenario.name}-replay-{stamp}"
         market = LogReplayMarket(args.log)

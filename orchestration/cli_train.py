@@ -91,12 +91,34 @@ def register(sub: Any) -> dict[str, Any]:
     p.add_argument("scenario", help="scenario script path or built-in name")
     p.add_argument("--out", type=Path, required=True, help="checkpoint file to write")
     p.add_argument("--instrument", default="hedge_opt", help="hedge option it trades")
-    p.add_argument("--mode", choices=("residual", "direct"), default="residual")
+    p.add_argument(
+        "--mode",
+        choices=("residual", "direct"),
+        default="residual",
+        help="residual: a learned fraction of the delta-gamma trade; direct: the trades themselves",
+    )
     p.add_argument("--paths", type=int, default=10_000, help="training paths (>= 1)")
     p.add_argument("--epochs", type=int, default=150, help="Adam steps (>= 1)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--objective", choices=("mean_std", "cvar", "entropic"), default="mean_std")
-    p.add_argument("--level", type=float, help="c for mean_std, tail for cvar, aversion")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--seed", type=int, default=0, help="seeds the paths and the initial weights")
+    p.add_argument(
+        "--objective",
+        choices=("mean_std", "cvar", "entropic"),
+        default="mean_std",
+        help="what training minimises: mean + c·std of loss, CVaR of loss, or entropic risk",
+    )
+    p.add_argument(
+        "--level",
+        type=float,
+        help="c for mean_std, tail fraction for cvar, risk aversion for entropic (default: "
+        "the scenario's risk_aversion, 0.05, 0.1)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a scenario field by dotted path (repeatable; default: none)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return {"train": cmd_train}

@@ -11,14 +11,16 @@ path and validates the result like the file itself. Every failure is a
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import difflib
 import functools
 import importlib
 import importlib.util
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,6 +43,17 @@ class ScenarioError(ValueError):
     """A scenario cannot be loaded or is invalid (exit status 2)."""
 
 
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``" (did you mean 'x'?)"`` for the choice closest to a mistyped word, or ``""``.
+
+    Args:
+        word: What was typed.
+        choices: The names it may have meant.
+    """
+    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def resolve_agent_class(ref: str | type) -> type[Agent]:
     """The agent class a scenario names.
 
@@ -60,17 +73,27 @@ def resolve_agent_class(ref: str | type) -> type[Agent]:
         if not sep or not all(part.isidentifier() for part in dotted):
             known = ", ".join(BUILTIN_AGENTS)
             raise ValueError(
-                f"unknown agent class {ref!r} (use {known} or a dotted path such as "
-                "'pkg.module.Class'; relative paths are not allowed)"
+                f"unknown agent class {ref!r}{did_you_mean(ref, BUILTIN_AGENTS)} (use {known} "
+                "or a dotted path such as 'pkg.module.Class'; relative paths are not allowed)"
             )
         try:
-            cls = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError) as exc:
+            mod = importlib.import_module(module)
+        except ImportError as exc:
             raise ValueError(f"unknown agent class {ref!r}: {exc}") from None
         except Exception as exc:  # the module itself raised while importing
             msg = " ".join(str(exc).split())
             raise ValueError(
                 f"agent class {ref!r}: importing {module!r} raised {type(exc).__name__}: {msg}"
+            ) from None
+        try:
+            cls = getattr(mod, name)
+        except AttributeError:
+            agents = [
+                k for k, v in vars(mod).items() if isinstance(v, type) and issubclass(v, Agent)
+            ]
+            raise ValueError(
+                f"unknown agent class {ref!r}: module {module!r} has no {name!r}"
+                f"{did_you_mean(name, agents)}"
             ) from None
     if not (isinstance(cls, type) and issubclass(cls, Agent)):
         raise ValueError(f"{ref!r} is not a subclass of agents.Agent")
@@ -189,6 +212,8 @@ class Scenario(StrictModel):
         option_cost: Proportional cost of option trades as a fraction of the
             premium traded (0.01 = 1%); when set it replaces ``fee_pct`` of
             every listed option (e.g. ``--set option_cost=0.02``).
+        currency: ISO code of the currency every P&L, cost and budget of the
+            scenario is in (shown in the table and the report; converts nothing).
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
@@ -207,6 +232,7 @@ class Scenario(StrictModel):
     shards: int = Field(1, ge=1, le=4096)
     placement: Literal["per-agent", "fused"] = "per-agent"
     option_cost: float | None = Field(None, ge=0.0, le=1.0)
+    currency: str = "USD"
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
@@ -404,6 +430,38 @@ def builtin_scenarios() -> dict[str, Path]:
     return {p.stem: p for p in sorted(root.glob("*.py")) if not p.stem.startswith("_")}
 
 
+def scenario_listing(path: Path) -> tuple[int | None, str]:
+    """``(version, description)`` of a scenario script read from its source, not run.
+
+    What ``gammaray list`` shows, without importing the script (a stress
+    scenario fits a GARCH model when it loads): a module-level
+    ``DESCRIPTION = "..."`` if the script has one, else the literal
+    ``description=`` and ``version=`` of a call in it (its ``Scenario(...)``),
+    else the first line of its docstring. ``version`` is None when no literal
+    ``version=`` is found (the scenario's default, 1).
+    """
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, SyntaxError, ValueError) as exc:
+        return None, f"(cannot be read: {type(exc).__name__})"
+    literal: dict[str, Any] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and node in tree.body:
+            for target in node.targets:
+                if isinstance(target, ast.Name) and isinstance(node.value, ast.Constant):
+                    literal.setdefault(target.id, node.value.value)
+        elif isinstance(node, ast.Call):
+            for kw in node.keywords:
+                if kw.arg in ("description", "version") and isinstance(kw.value, ast.Constant):
+                    literal.setdefault(f"kw_{kw.arg}", kw.value.value)
+    version = literal.get("VERSION", literal.get("kw_version"))
+    description = literal.get("DESCRIPTION", literal.get("kw_description"))
+    if not isinstance(description, str):
+        doc = (ast.get_docstring(tree) or "").strip().splitlines()
+        description = doc[0].partition(": ")[2] or doc[0] if doc else ""
+    return (version if isinstance(version, int) else None), description
+
+
 #: Prefix of the private module names scenario scripts are imported under.
 SCRIPT_MODULE_PREFIX = "_gammaray_scenario_"
 
@@ -463,7 +521,8 @@ def load_script(path: Path) -> Any:
         ScenarioError: The file is missing or fails to import.
     """
     if not path.is_file():
-        raise ScenarioError(f"scenario file {str(path)!r} does not exist")
+        near = did_you_mean(path.name, (p.name for p in path.parent.glob("*.py")))
+        raise ScenarioError(f"scenario file {str(path)!r} does not exist{near}")
     resolved = path.resolve()
     mod_name = f"{SCRIPT_MODULE_PREFIX}{re.sub(r'[^A-Za-z0-9_]', '_', path.stem)}"
     spec = importlib.util.spec_from_file_location(mod_name, resolved)
@@ -501,7 +560,10 @@ def load_scenario(ref: str, overrides: list[str] | None = None) -> Scenario:
     elif path.suffix != ".py":
         names = ", ".join(builtin_scenarios())
         if not path.exists():
-            raise ScenarioError(f"scenario {ref!r} is neither a file nor a built-in ({names})")
+            near = did_you_mean(ref, builtin_scenarios())
+            raise ScenarioError(
+                f"scenario {ref!r} is neither a file nor a built-in{near} ({names})"
+            )
         raise ScenarioError(f"scenario {ref!r} must be a Python script (.py)")
     module = load_script(path)
     scenario = getattr(module, "SCENARIO", None)
@@ -519,6 +581,7 @@ def apply_overrides(scenario: Scenario, overrides: list[str]) -> Scenario:
     if not overrides:
         return scenario
     data = _thaw(scenario.model_dump(mode="python"))
+    new_leaves: list[str] = []  # what a new leaf key may have meant, for the error
     for item in overrides:
         field, eq, raw = item.partition("=")
         if not eq or not field:
@@ -555,13 +618,28 @@ def apply_overrides(scenario: Scenario, overrides: list[str]) -> Scenario:
                 # refuses it unless the model knows the field.
                 key = part
             else:
-                raise ScenarioError(f"--set {field}: unknown field {where!r}")
+                near = ""
+                if isinstance(node, dict):
+                    close = difflib.get_close_matches(part, [str(k) for k in node], n=1)
+                    if close:
+                        meant = ".".join([*parts[:i], close[0], *parts[i + 1 :]])
+                        near = f" (did you mean {meant!r}?)"
+                raise ScenarioError(f"--set {field}: unknown field {where!r}{near}")
             if last:
+                if isinstance(node, dict) and key not in node:
+                    close = difflib.get_close_matches(key, [str(k) for k in node], n=1)
+                    if close:
+                        new_leaves.append(".".join([*parts[:i], close[0]]))
                 node[key] = value
             else:
                 node = node[key]
             i += 1
-    return validate_scenario(data)
+    try:
+        return validate_scenario(data)
+    except ScenarioError as exc:
+        if not new_leaves:
+            raise
+        raise ScenarioError(f"{exc} (did you mean {new_leaves[0]!r}?)") from None
 
 
 def _thaw(obj: Any) -> Any:

@@ -25,6 +25,7 @@ of the step's quotes, so the manager applies it where the orders already are.)
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -413,6 +414,19 @@ def concat_results(parts: list[dict[str, ConfigResult]]) -> dict[str, ConfigResu
     return out
 
 
+def shard_market(market: Any, start: int, stop: int, n_shards: int) -> Any:
+    """The market source of one shard: ``market`` itself, or its ``paths(start, stop)``.
+
+    Raises:
+        ValueError: Several shards and a source that cannot be cut by path.
+    """
+    if n_shards == 1:
+        return market
+    if not hasattr(market, "paths"):
+        raise ValueError(f"a {type(market).__name__} market source runs as one shard only")
+    return market.paths(start, stop)
+
+
 class FusedShard:
     """One shard's whole pipeline in one process: market, managers and agents.
 
@@ -424,10 +438,16 @@ class FusedShard:
         scenario: A validated scenario.
         path_start: First path of the shard.
         path_stop: One past its last path.
+        market: A market source for the shard's paths replacing its simulator
+            (a replay's :func:`shard_market`), or None.
     """
 
-    def __init__(self, scenario: Scenario, path_start: int, path_stop: int) -> None:
+    def __init__(
+        self, scenario: Scenario, path_start: int, path_stop: int, market: Any = None
+    ) -> None:
         self.components = build_components(scenario, path_start, path_stop)
+        if market is not None:
+            self.components = dataclasses.replace(self.components, market=market)
         c = self.components
         pipelines = make_pipelines(scenario, c.managers, c.agents)
         self.protocol = ShardProtocol(LocalRuntime(), c.market, pipelines, scenario.n_steps)
@@ -472,7 +492,8 @@ def run_local(
         record: Called with every step's events (see :class:`ShardProtocol`).
         market: A market source to use instead of the scenario's simulator
             (e.g. a recorded log's replay); it must cover ``scenario.n_paths``
-            paths and ``scenario.n_steps`` steps (one shard only).
+            paths and ``scenario.n_steps`` steps; with more than one shard it
+            must offer ``paths(start, stop)`` (:func:`shard_market`).
         shards: Run the paths as this many shards, one after the other (the
             results do not depend on it).
 
@@ -480,11 +501,11 @@ def run_local(
         Configuration name to its result.
     """
     parts = []
-    ranges = shard_ranges(scenario.n_paths, shards) if market is None else [(0, scenario.n_paths)]
+    ranges = shard_ranges(scenario.n_paths, shards)
     for start, stop in ranges:
         c = build_components(scenario, start, stop)
         pipelines = make_pipelines(scenario, c.managers, c.agents)
-        source = c.market if market is None else market
+        source = c.market if market is None else shard_market(market, start, stop, len(ranges))
         parts.append(
             run_protocol(LocalRuntime(), source, pipelines, scenario.n_steps, on_step, record)
         )

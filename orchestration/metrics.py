@@ -27,18 +27,24 @@ def var_cvar(loss: np.ndarray, level: float) -> tuple[float, float]:
     return var, float(loss[loss >= var].mean())
 
 
-def config_metrics(result: ConfigResult, risk_aversion: float) -> dict[str, Any]:
+def config_metrics(
+    result: ConfigResult, risk_aversion: float, n_steps: int | None = None
+) -> dict[str, Any]:
     """The metrics of one configuration.
 
     Args:
         result: Per-path outcome of the configuration.
         risk_aversion: ``c`` in ``mean(loss) + c * std(loss)``.
+        n_steps: Hedging steps of the run, the denominator of ``breach_share``
+            (default: the length of ``result.series``, one row per step).
 
     Returns:
         ``pnl_mean``, ``pnl_std``, ``var_95``, ``cvar_95``, ``var_99``,
         ``cvar_99``, ``mean_std_objective``, ``transaction_cost`` (mean per
         path), ``turnover`` (mean traded notional per path),
-        ``budget_breaches`` (path-steps over budget), ``orders_rejected``
+        ``budget_breaches`` (path-steps over budget), ``breach_share``
+        (``budget_breaches`` over all path-steps, 0..1), ``paths_breached``
+        (paths with at least one breach), ``orders_rejected``
         (path-orders refused by hard limits) and ``pnl_sha256``; with a release
         in the run, ``slippage`` (mean per path: cost of the trades in the window
         after the release against the pre-release mids). (The per-step breach
@@ -49,6 +55,8 @@ def config_metrics(result: ConfigResult, risk_aversion: float) -> dict[str, Any]
     var95, cvar95 = var_cvar(loss, 0.95)
     var99, cvar99 = var_cvar(loss, 0.99)
     std = float(pnl.std())
+    steps = len(result.series) if n_steps is None else n_steps
+    steps = max(steps, int(result.breaches.max(initial=0)))  # a share never exceeds 1
     out: dict[str, Any] = {
         "pnl_mean": float(pnl.mean()),
         "pnl_std": std,
@@ -60,6 +68,8 @@ def config_metrics(result: ConfigResult, risk_aversion: float) -> dict[str, Any]
         "transaction_cost": float(result.cost.mean()),
         "turnover": float(result.turnover.mean()),
         "budget_breaches": int(result.breaches.sum()),
+        "breach_share": float(result.breaches.sum()) / max(1, pnl.size * steps),
+        "paths_breached": int(np.count_nonzero(result.breaches)),
         "orders_rejected": int(result.rejected.sum()),
         "pnl_sha256": pnl_sha256(pnl),
     }

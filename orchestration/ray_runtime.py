@@ -64,6 +64,7 @@ from orchestration.engine import (
     build_components,
     concat_results,
     make_pipelines,
+    shard_market,
     shard_ranges,
 )
 
@@ -132,11 +133,14 @@ class _Unit:
         return 1 + sum(2 + 2 * len(hc.agents) for hc in self.scenario.configs.values())
 
     def _fresh(self) -> dict[str, Any]:
-        if self.placement == "fused":
-            return {"shard": FusedShard(self.scenario, self.start, self.stop)}
-        roles = build_components(self.scenario, self.start, self.stop).roles()
+        market = None
         if self.market_override is not None:
-            roles["market"] = self.market_override
+            market = shard_market(self.market_override, self.start, self.stop, self.n_units)
+        if self.placement == "fused":
+            return {"shard": FusedShard(self.scenario, self.start, self.stop, market)}
+        roles = build_components(self.scenario, self.start, self.stop).roles()
+        if market is not None:
+            roles["market"] = market
         return roles
 
     def _host(self, role: str, obj: Any) -> Any:
@@ -290,7 +294,8 @@ class RayRun:
         checkpoint_every: Steps between checkpoints.
         max_failures: Deaths tolerated per component.
         record: Called with every step's events (single shard only).
-        market: A market source replacing the simulator (single shard only).
+        market: A market source replacing the simulator (cut per shard by its
+            ``paths(start, stop)`` when there are several).
         deadlines: How long to wait before treating an actor as dead.
 
     Attributes:
@@ -313,8 +318,10 @@ class RayRun:
         if placement not in ("per-agent", "fused"):
             raise ValueError(f"placement must be 'per-agent' or 'fused', got {placement!r}")
         ranges = shard_ranges(scenario.n_paths, shards)
-        if (record is not None or market is not None) and (len(ranges) > 1 or placement == "fused"):
-            raise ValueError("recording and replay run as one per-agent shard")
+        if record is not None and (len(ranges) > 1 or placement == "fused"):
+            raise ValueError("a recorded run is one per-agent shard")
+        if market is not None and len(ranges) > 1 and not hasattr(market, "paths"):
+            raise ValueError("a market source that cannot be cut by path runs as one shard")
         self.scenario = scenario
         # The timeline is derived from the scenario on every access: read it once here.
         self.n_steps = scenario.n_steps

@@ -30,6 +30,13 @@ import sys
 
 from scenarios._stress import stress_scenario
 
+#: What ``gammaray list`` shows, read without loading (and fitting) the data;
+#: the scenario's own description adds the window's numbers.
+DESCRIPTION = (
+    "the COVID-19 crash, Feb-Apr 2020: "
+    "S&P 500 2020-02-10..2020-04-09; IV derived (GARCH(1,1)), not quoted"
+)
+
 SCENARIO = stress_scenario("covid_2020", seed=2020)
 
 if __name__ == "__main__":

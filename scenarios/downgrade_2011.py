@@ -27,6 +27,13 @@ import sys
 
 from scenarios._stress import stress_scenario
 
+#: What ``gammaray list`` shows, read without loading (and fitting) the data;
+#: the scenario's own description adds the window's numbers.
+DESCRIPTION = (
+    "the US credit-rating downgrade (S&P, 5 Aug 2011) and the August selloff: "
+    "S&P 500 2011-07-25..2011-08-31; IV derived (GARCH(1,1)), not quoted"
+)
+
 SCENARIO = stress_scenario("downgrade_2011", seed=2011)
 
 if __name__ == "__main__":

@@ -25,6 +25,13 @@ import sys
 
 from scenarios._stress import stress_scenario
 
+#: What ``gammaray list`` shows, read without loading (and fitting) the data;
+#: the scenario's own description adds the window's numbers.
+DESCRIPTION = (
+    "the 24 Aug 2015 flash crash (China devaluation selloff): "
+    "S&P 500 2015-08-10..2015-09-11; IV = VIX close"
+)
+
 SCENARIO = stress_scenario("flash_2015", seed=2015)
 
 if __name__ == "__main__":

@@ -27,6 +27,13 @@ import sys
 
 from scenarios._stress import stress_scenario
 
+#: What ``gammaray list`` shows, read without loading (and fitting) the data;
+#: the scenario's own description adds the window's numbers.
+DESCRIPTION = (
+    "Lehman Brothers' bankruptcy and the autumn-2008 crash: "
+    "S&P 500 2008-09-02..2008-10-31; IV derived (GARCH(1,1)), not quoted"
+)
+
 SCENARIO = stress_scenario("lehman_2008", seed=2008)
 
 if __name__ == "__main__":

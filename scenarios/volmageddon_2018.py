@@ -25,6 +25,13 @@ import sys
 
 from scenarios._stress import stress_scenario
 
+#: What ``gammaray list`` shows, read without loading (and fitting) the data;
+#: the scenario's own description adds the window's numbers.
+DESCRIPTION = (
+    "Volmageddon, 5 Feb 2018 (VIX 17 to 37 in a day, short-vol ETPs blown up): "
+    "S&P 500 2018-01-22..2018-02-23; IV = VIX close"
+)
+
 SCENARIO = stress_scenario("volmageddon_2018", seed=2018)
 
 if __name__ == "__main__":

@@ -135,6 +135,7 @@ def test_every_agent_receives_the_end_of_the_run_after_its_last_fills(tmp_path: 
         assert [e.step for e in agent.ended] == [sc.n_steps]
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("ray_session")
 def test_on_ray_the_bits_the_end_and_the_log_context_hold(tmp_path: Path) -> None:
     import ray

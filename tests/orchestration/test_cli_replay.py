@@ -281,6 +281,52 @@ def test_a_custom_agent_run_replays_with_its_script_as_agents(tmp_path: Path, ca
     assert _hashes(out / "summary.json") == _hashes(run / "summary.json")
 
 
+def test_a_custom_agent_run_replays_with_a_module_of_its_agent_classes(
+    tmp_path: Path, capsys
+) -> None:
+    """``--agents my_agents.py`` (no SCENARIO): the log's configurations, classes bound by name."""
+    script = str(Path(__file__).parents[2] / "scenarios" / "custom_agent.py")
+    log, run = tmp_path / "custom.grlog", tmp_path / "run"
+    small = ["--paths", "32", "--set", "days=2", "--set", "market.gap.day=1", "--no-progress"]
+    argv = ["run", script, "--runtime", "local", "--no-report", "--record", str(log)]
+    assert main([*argv, "--out", str(run), *small]) == 0
+    mine = tmp_path / "my_agents.py"
+    mine.write_text("from scenarios.custom_agent import ScheduledDeltaHedger  # noqa: F401\n")
+    out = tmp_path / "out"
+    assert _replay(log, out, "--runtime", "local", "--agents", str(mine)) == 0
+    assert _hashes(out / "summary.json") == _hashes(run / "summary.json")
+    # a module without that class: one line naming what it defines
+    other = tmp_path / "other_agents.py"
+    other.write_text("from agents import Agent\nclass Other(Agent):\n    pass\n")
+    assert _replay(log, tmp_path / "o", "--runtime", "local", "--agents", str(other)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "ScheduledDeltaHedger" in err
+    assert "it defines: Other" in err and not (tmp_path / "o").exists()
+    # a file with no scenario, no agent class and no CONFIGS
+    empty = tmp_path / "empty.py"
+    empty.write_text("X = 1\n")
+    assert _replay(log, tmp_path / "e", "--runtime", "local", "--agents", str(empty)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "defines no SCENARIO" in err
+
+
+def test_configs_of_an_agents_module_run_beside_the_recorded_ones(
+    recorded: tuple[Path, Path], tmp_path: Path
+) -> None:
+    log, summary = recorded
+    mine = tmp_path / "my_agents.py"
+    mine.write_text(
+        "from agents import ManagerConfig\n"
+        "from orchestration import AgentSpec, HedgeConfig\n"
+        "CONFIGS = {'mine': HedgeConfig(agents=(AgentSpec(cls='delta', config={'target': 0.5}),),"
+        " manager=ManagerConfig(budget=500.0))}\n"
+    )
+    out = tmp_path / "out"
+    assert _replay(log, out, "--runtime", "local", "--agents", str(mine)) == 0
+    got, want = _hashes(out / "summary.json"), _hashes(summary)
+    assert set(got) == {*want, "mine"} and all(got[k] == v for k, v in want.items())
+
+
 @pytest.mark.parametrize(
     ("key", "value", "needle"),
     [
@@ -506,6 +552,7 @@ def test_bad_record_and_replay_input_exits_2(
     assert not list(tmp_path.glob(".*tmp"))
 
 
+@pytest.mark.slow
 def test_ray_replay_gives_the_recorded_runs_bits(
     recorded: tuple[Path, Path], tmp_path: Path, ray_session
 ) -> None:
@@ -517,6 +564,7 @@ def test_ray_replay_gives_the_recorded_runs_bits(
     assert json.loads((out / "summary.json").read_text())["runtime"] == "ray"
 
 
+@pytest.mark.slow
 def test_ray_replay_imports_nothing_the_log_names(
     recorded: tuple[Path, Path],
     evil_log: tuple[Path, str, Path],
@@ -559,3 +607,57 @@ def test_replay_onto_a_foreign_run_folder_refuses(
     assert main([*argv, "--force", "--no-report"]) == 0
     assert _hashes(out / "summary.json") == _hashes(summary)
     assert not (out / "notes.txt").exists()
+
+
+@pytest.fixture(scope="module")
+def recorded_3_blocks(tmp_path_factory) -> tuple[Path, Path]:
+    """A run of three 1024-path blocks recorded: (the log, the run's summary.json)."""
+    d = tmp_path_factory.mktemp("rec3")
+    log, out = d / "gap3.grlog", d / "run"
+    small = ["--paths", "2500", "--set", "days=1", "--set", "market.gap.day=0.5"]
+    argv = ["run", "macro_gap", "--runtime", "local", "--no-report", "--record", str(log)]
+    assert main([*argv, "--out", str(out), *small, "--no-progress"]) == 0
+    return log, out / "summary.json"
+
+
+@pytest.mark.slow
+def test_a_sharded_replay_gives_the_recorded_runs_bits(
+    recorded_3_blocks: tuple[Path, Path], tmp_path: Path
+) -> None:
+    log, summary = recorded_3_blocks
+    out = tmp_path / "sharded"
+    assert _replay(log, out, "--runtime", "local", "--shards", "3", "--no-report") == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["shards"] == 3 and s["n_paths"] == 2500
+    assert _hashes(out / "summary.json") == _hashes(summary)
+
+
+@pytest.mark.slow
+def test_a_fused_ray_replay_gives_the_recorded_runs_bits(
+    recorded_3_blocks: tuple[Path, Path], tmp_path: Path, ray_session
+) -> None:
+    log, summary = recorded_3_blocks
+    out = tmp_path / "fused"
+    argv = ["--runtime", "ray", "--shards", "2", "--placement", "fused", "--no-report"]
+    assert _replay(log, out, *argv) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert (s["placement"], s["shards"], s["runtime"]) == ("fused", 2, "ray")
+    assert sorted(sh["shard"] for n in s["nodes"] for sh in n["shards"]) == [0, 1]
+    assert _hashes(out / "summary.json") == _hashes(summary)
+
+
+def test_a_log_source_cut_by_path_is_the_whole_source_cut(
+    recorded: tuple[Path, Path],
+) -> None:
+    from market.replay import LogReplayMarket
+
+    log, _ = recorded
+    whole, part = LogReplayMarket(log), LogReplayMarket(log).paths(16, 40)
+    for a, b in zip(whole.steps(), part.steps(), strict=True):
+        ma, mb = a[-1], b[-1]
+        assert mb.n_paths == 24 and np.array_equal(ma.spot[16:40], mb.spot)
+        assert np.array_equal(ma.surface.atm[16:40], mb.surface.atm)
+        for qa, qb in zip(ma.quotes, mb.quotes, strict=True):
+            assert np.array_equal(qa.mid[16:40], qb.mid) and qa.contract == qb.contract
+    with pytest.raises(ValueError, match="not within"):
+        LogReplayMarket(log).paths(0, 65)

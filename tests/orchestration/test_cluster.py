@@ -33,6 +33,7 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+@pytest.mark.slow
 def test_losing_the_only_node_is_one_line_exit_1(tmp_path: Path) -> None:
     c = start_cluster(nodes=1)
     try:
@@ -76,6 +77,7 @@ def cluster():
         assert not _cluster_pids(c.temp_dir), "cluster processes left behind"
 
 
+@pytest.mark.slow
 def test_a_sharded_run_uses_both_nodes_and_gives_the_local_bits(cluster, tmp_path: Path) -> None:
     out = tmp_path / "run"
     cmd = _cli("macro_gap", "--runtime", "ray", "--address", cluster.address, "--shards", "4")
@@ -123,6 +125,7 @@ SCENARIO = Scenario(
 """
 
 
+@pytest.mark.slow
 def test_an_agent_only_the_drivers_folder_holds_runs_on_both_nodes(cluster, tmp_path: Path) -> None:
     folder = (tmp_path / "mine").resolve()  # not on any cluster process's path
     folder.mkdir()

@@ -346,6 +346,7 @@ def test_sharded_runs_give_the_same_bits_with_triggers_and_latencies() -> None:
     assert _hashes(run_local(sc, shards=2)) == _hashes(run_local(sc))
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("ray_session")
 def test_ray_per_agent_and_fused_give_the_same_bits_with_triggers_and_latencies() -> None:
     from orchestration.ray_runtime import run_ray
@@ -450,6 +451,7 @@ def test_a_release_widens_the_spread_at_execution_time() -> None:
     np.testing.assert_allclose(mgr.portfolio.cost, expect, rtol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("ray_session")
 def test_killing_an_actor_with_orders_in_flight_still_gives_the_undisturbed_hash() -> None:
     import os

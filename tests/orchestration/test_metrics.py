@@ -25,6 +25,8 @@ STABLE = {
     "transaction_cost",
     "turnover",
     "budget_breaches",
+    "breach_share",
+    "paths_breached",
     "orders_rejected",
     "pnl_sha256",
 }
@@ -48,7 +50,7 @@ def test_losses_zero_to_ninety_nine_give_the_hand_computed_metrics() -> None:
     # (0.95 * 99 = 94.05), CVaR the mean loss at or beyond it (95..99 -> 97).
     loss = np.random.default_rng(0).permutation(100).astype(float)
     pnl = -loss
-    m = config_metrics(_result(pnl), risk_aversion=2.0)
+    m = config_metrics(_result(pnl), risk_aversion=2.0, n_steps=4)
     assert set(m) == STABLE
     std = np.sqrt((100**2 - 1) / 12)  # population std of 0..99
     expected = {
@@ -65,6 +67,8 @@ def test_losses_zero_to_ninety_nine_give_the_hand_computed_metrics() -> None:
     for key, value in expected.items():
         assert m[key] == pytest.approx(value, rel=1e-12, abs=1e-12), key
     assert m["budget_breaches"] == 20 and m["orders_rejected"] == 7
+    # 20 breached path-steps of 100 paths x 4 steps; 10 paths with any breach
+    assert m["breach_share"] == 20 / 400 and m["paths_breached"] == 10
     assert m["pnl_sha256"] == hashlib.sha256(pnl.astype("<f8").tobytes()).hexdigest()
     assert var_cvar(np.arange(100.0), 0.95) == pytest.approx((94.05, 97.0), rel=1e-12)
 

@@ -100,6 +100,7 @@ def _tree(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("point", "sig"),
     [
@@ -127,6 +128,7 @@ def test_a_signal_during_a_run_leaves_nothing(tmp_path: Path, point: str, sig: i
     assert _tree(tmp_path) == []  # no folder, no log, no temporary, not even out/
 
 
+@pytest.mark.slow
 def test_sigterm_with_force_keeps_the_old_run_until_the_new_one_is_complete(
     tmp_path: Path,
 ) -> None:
@@ -143,6 +145,7 @@ def test_sigterm_with_force_keeps_the_old_run_until_the_new_one_is_complete(
     assert (old / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_sigkill_leftovers_are_removed_by_the_next_run(tmp_path: Path) -> None:
     argv = ["run", "macro_gap", *SMALL, "--out", "run1", "--record", "run1.grlog"]
     proc = _start(argv, tmp_path, env=_env(GAMMARAY_TEST_HOLD="report"))
@@ -190,6 +193,7 @@ def test_a_signal_during_record_leaves_no_temporary(
     assert _tree(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_a_sigkilled_record_leaves_a_temporary_the_next_record_removes(tmp_path: Path) -> None:
     proc = _start(_record_argv("a.grlog"), tmp_path, env=_env())
     temp = _stop_when_the_temp_log_holds(proc, tmp_path, 1 << 20)
@@ -236,6 +240,7 @@ def test_out_onto_a_foreign_run_refuses_and_leaves_it_as_it_was(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
+@pytest.mark.slow
 def test_force_replaces_a_non_empty_folder_and_an_empty_one_needs_no_force(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -305,6 +310,7 @@ def _limit_file_size(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("extra", "limit", "culprit"),
     [([], 200_000, "run"), (["--record", "run.grlog", "--no-report"], 64_000, "run.grlog")],
@@ -376,6 +382,7 @@ def test_the_memory_estimate_scales_with_paths_and_configs_not_with_shards_alone
     )
 
 
+@pytest.mark.slow
 def test_the_estimate_is_not_above_the_measured_peak_of_a_small_run(tmp_path: Path) -> None:
     # The estimate must err low: a run that fits is never refused.
     n = 32_768
@@ -415,6 +422,7 @@ def test_output_folder_removes_only_dead_runs_temporaries(tmp_path: Path) -> Non
     assert _tree(tmp_path) == ["a", "a/x"]
 
 
+@pytest.mark.slow
 def test_a_closed_stdout_pipe_is_no_traceback(tmp_path: Path) -> None:
     argv = ["record", "macro_gap", "--paths", "8", "--set", "days=2", "--set", "market.gap.day=1.5"]
     assert _gammaray([*argv, "--no-progress", "--out", "a.grlog"], tmp_path).returncode == 0

@@ -14,6 +14,7 @@ from orchestration.ray_runtime import run_ray
 pytestmark = pytest.mark.usefixtures("ray_session")
 
 
+@pytest.mark.slow
 def test_ray_and_local_runtimes_give_identical_pnl_hashes() -> None:
     sc = small_gap_scenario(n_paths=300, days=4.0)
     local = run_local(sc)
@@ -25,6 +26,7 @@ def test_ray_and_local_runtimes_give_identical_pnl_hashes() -> None:
         assert a == b, name
 
 
+@pytest.mark.slow
 def test_a_custom_agent_from_a_user_file_runs_and_fails_the_same_on_ray(tmp_path: Path) -> None:
     script = tmp_path / "user_agents.py"
     script.write_text(
@@ -71,6 +73,7 @@ def _user_folder(folder: Path, module: str) -> Path:
     return script
 
 
+@pytest.mark.slow
 def test_a_scenario_imports_the_modules_beside_it_locally_and_on_ray(tmp_path: Path) -> None:
     import sys
 
@@ -85,6 +88,7 @@ def test_a_scenario_imports_the_modules_beside_it_locally_and_on_ray(tmp_path: P
     assert local["half"] != local["delta"]  # the user's agent really traded
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("placement", "component"), [("per-agent", "'far/f'"), (None, "'shard'")])
 def test_a_class_no_worker_can_import_is_one_line_with_exit_2(
     placement: str | None,

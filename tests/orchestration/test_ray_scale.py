@@ -27,12 +27,14 @@ def _hashes(results) -> dict[str, str]:
     return {k: config_metrics(v, 1.645)["pnl_sha256"] for k, v in results.items()}
 
 
+@pytest.mark.slow
 def test_shard_ranges_are_block_aligned_and_cover_the_paths() -> None:
     assert shard_ranges(5000, 4) == [(0, 1024), (1024, 2048), (2048, 3072), (3072, 5000)]
     assert shard_ranges(100, 4) == [(0, 100)]
     assert shard_ranges(10_240, 3) == [(0, 3072), (3072, 6144), (6144, 10_240)]
 
 
+@pytest.mark.slow
 def test_pnl_hash_is_the_same_for_every_runtime_layout_and_placement() -> None:
     sc = small_gap_scenario(n_paths=4200, days=3.0)
     local = _hashes(run_local(sc))
@@ -41,6 +43,7 @@ def test_pnl_hash_is_the_same_for_every_runtime_layout_and_placement() -> None:
     assert _hashes(run_ray(sc, shards=2, placement="per-agent")) == local
 
 
+@pytest.mark.slow
 def test_killing_an_agent_actor_mid_run_still_gives_the_undisturbed_hash() -> None:
     sc = _two_configs(small_gap_scenario(n_paths=300, days=4.0))
     expected = _hashes(run_local(sc))
@@ -58,6 +61,7 @@ def test_killing_an_agent_actor_mid_run_still_gives_the_undisturbed_hash() -> No
     assert run.failures == {f"shard 0:{role}": 1}
 
 
+@pytest.mark.slow
 def test_a_component_that_keeps_dying_stops_the_run() -> None:
     sc = _two_configs(small_gap_scenario(n_paths=100, days=4.0))
     run = RayRun(sc, checkpoint_every=2, max_failures=1)
@@ -77,6 +81,7 @@ def _pid(run: RayRun, role: str) -> int:
     return ray.get(run.units[0].handles[role].pid.remote())
 
 
+@pytest.mark.slow
 def test_a_frozen_actor_misses_its_deadline_and_is_recovered() -> None:
     sc = _two_configs(small_gap_scenario(n_paths=300, days=4.0))
     expected = _hashes(run_local(sc))
@@ -99,6 +104,7 @@ def test_a_frozen_actor_misses_its_deadline_and_is_recovered() -> None:
     assert run.failures[f"shard 0:{role}"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("seed", "second"), [(11, "market"), (12, "delta/manager")])
 def test_two_kills_300_ms_apart_recover_with_the_undisturbed_hash(seed: int, second: str) -> None:
     sc = _two_configs(small_gap_scenario(n_paths=200, days=4.0))
@@ -123,6 +129,7 @@ def test_two_kills_300_ms_apart_recover_with_the_undisturbed_hash(seed: int, sec
     assert run.failures == {f"shard 0:{first}": 1, f"shard 0:{second}": 1}
 
 
+@pytest.mark.slow
 def test_deaths_during_recovery_send_it_round_again() -> None:
     sc = _two_configs(small_gap_scenario(n_paths=200, days=4.0))
     expected = _hashes(run_local(sc))

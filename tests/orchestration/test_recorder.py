@@ -557,6 +557,7 @@ def _rss() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs /proc (Linux)")
 def test_recording_a_million_events_keeps_memory_flat(tmp_path: Path) -> None:
     path = tmp_path / "long.grlog"

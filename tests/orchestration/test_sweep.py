@@ -42,6 +42,7 @@ def test_grid_expands_in_order_and_bad_grids_are_refused(tmp_path: Path) -> None
         load_grid(tmp_path / "none.toml")
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("ray_session")
 def test_a_sweep_with_a_failing_configuration_completes_and_reports_it(tmp_path: Path) -> None:
     script = tmp_path / "fragile.py"

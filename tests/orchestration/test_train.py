@@ -43,6 +43,7 @@ def _with_learned(checkpoint: Path, n_paths: int, seed: int = 1):
     return sc.model_copy(update={"configs": {**sc.configs, "learned": learned}})
 
 
+@pytest.mark.slow
 def test_training_is_seeded_and_improves_the_objective(trained) -> None:
     _, losses = trained
     assert losses[-1] < losses[0] - 0.2
@@ -52,6 +53,7 @@ def test_training_is_seeded_and_improves_the_objective(trained) -> None:
     assert la == lb and all(torch.equal(a[k], b[k]) for k in a if k != "meta")
 
 
+@pytest.mark.slow
 def test_learned_hedger_beats_delta_gamma_on_held_out_paths(trained) -> None:
     path, _ = trained
     sc = _with_learned(path, n_paths=3000, seed=1)  # trained on seed 0
@@ -71,6 +73,7 @@ def _objective_se(pnl: np.ndarray, c: float) -> float:
     return float(influence.std() / np.sqrt(pnl.size))
 
 
+@pytest.mark.slow
 def test_training_simulator_agrees_with_the_engine_for_the_rule() -> None:
     sc = load_scenario("cao2023_gbm", ["n_paths=8000"])
     pre = precompute(sc, 8000, seed=11, instrument="hedge_opt")
@@ -85,6 +88,7 @@ def test_training_simulator_agrees_with_the_engine_for_the_rule() -> None:
     assert 3 * se < 0.03 * engine  # the bound is that tight, not loose
 
 
+@pytest.mark.slow
 def test_checkpoints_load_bit_for_bit_and_refuse_mismatches(trained, tmp_path: Path) -> None:
     path, _ = trained
     a = load_checkpoint(path, "residual", "hedge_opt")
@@ -106,6 +110,7 @@ def test_checkpoints_load_bit_for_bit_and_refuse_mismatches(trained, tmp_path: P
         load_checkpoint(tmp_path / "none.pt", "residual", "hedge_opt")
 
 
+@pytest.mark.slow
 def test_actions_do_not_depend_on_sharding(trained) -> None:
     path, _ = trained
     sc = _with_learned(path, n_paths=2500)
@@ -113,6 +118,7 @@ def test_actions_do_not_depend_on_sharding(trained) -> None:
     assert one["learned"].pnl.tobytes() == three["learned"].pnl.tobytes()
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("ray_session")
 def test_a_trained_agent_runs_on_ray_with_the_same_pnl(trained) -> None:
     from orchestration.ray_runtime import run_ray
@@ -123,6 +129,7 @@ def test_a_trained_agent_runs_on_ray_with_the_same_pnl(trained) -> None:
     assert local["learned"].pnl.tobytes() == remote["learned"].pnl.tobytes()
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("ray_session")
 def test_a_deep_hedger_trained_through_train_runs_locally_and_on_ray(tmp_path: Path) -> None:
     # README: agents.deep.DeepHedger "runs like any agent, in-process or on Ray".
@@ -196,12 +203,14 @@ def test_cvar_and_entropic_objectives_equal_their_closed_forms() -> None:
     assert float(objective_fn("entropic", 0.5)(two)) == pytest.approx(by_hand, rel=1e-14)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["cvar", "entropic"])
 def test_other_objectives_train(objective: str) -> None:
     _, losses = train(load_scenario("cao2023_gbm"), paths=400, epochs=5, objective=objective)
     assert np.all(np.isfinite(losses))
 
 
+@pytest.mark.slow
 def test_prohibitive_option_costs_teach_the_learned_hedger_not_to_trade(tmp_path: Path) -> None:
     # The deep-hedging sanity check through the product path (train -> checkpoint
     # -> ResidualHedger in the engine), on a case with a known optimum: when an
@@ -272,6 +281,7 @@ def _variant(src: Path, dst: Path, **changes) -> Path:
     return dst
 
 
+@pytest.mark.slow
 def test_bad_checkpoints_are_one_line_exit_2_and_nothing_written(trained, tmp_path, capsys):
     path, _ = trained
     good = path.read_bytes()
@@ -314,6 +324,7 @@ def test_bad_checkpoints_are_one_line_exit_2_and_nothing_written(trained, tmp_pa
         assert not out.exists(), name
 
 
+@pytest.mark.slow
 def test_a_nan_weight_checkpoint_is_refused_not_run_as_delta_only(trained, tmp_path, capsys):
     path, _ = trained
     nan = _variant(path, tmp_path / "nan.pt", w0=lambda t: t * float("nan"))
@@ -325,6 +336,7 @@ def test_a_nan_weight_checkpoint_is_refused_not_run_as_delta_only(trained, tmp_p
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_a_checkpoint_trained_for_another_scenario_family_is_refused(trained, tmp_path, capsys):
     path, _ = trained
     assert json.loads(torch.load(path, weights_only=True)["meta"])["family"] == (

@@ -28,6 +28,7 @@ def test_every_scenario_runs_a_few_steps_deterministically(name: str) -> None:
         assert res.pnl.tobytes() == b[cfg].pnl.tobytes()
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("ray_session")
 def test_one_catalogue_scenario_on_ray_matches_local() -> None:
     sc = _small("custom_agent")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from market.clock import CLOCK_TOL, minutes_to_years
 from orchestration import config_metrics, load_scenario, run_local
@@ -35,6 +36,7 @@ def test_the_clock_is_daily_with_one_minute_steps_from_0800_to_1030_on_release_d
     }
 
 
+@pytest.mark.slow
 def test_smoke_seeded_and_latency_costs() -> None:
     sc = load_scenario("cpi_intraday", ["n_paths=300"])
     res = run_local(sc)
@@ -63,6 +65,7 @@ def test_summary_json_carries_slippage_per_configuration(tmp_path: Path) -> None
         assert np.isfinite(cfg["metrics"]["slippage"]), name
 
 
+@pytest.mark.slow
 def test_the_report_plots_pnl_cvar_and_slippage_against_latency(tmp_path: Path) -> None:
     from orchestration.cli import main
     from orchestration.report import config_latencies
