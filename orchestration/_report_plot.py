@@ -1,0 +1,115 @@
+"""Plot helpers of the report: figures without pyplot, the time axis, event marks, bands.
+
+Figures are :class:`matplotlib.figure.Figure` objects built directly (no
+pyplot, no global figure registry); the report's tests read their axes
+(labels, event lines) and the page embeds them as PNG.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+
+from orchestration._report_data import ReportData
+
+#: ``gid`` prefix of an event's vertical line (tests find events by it).
+EVENT_GID = "event:"
+#: Colours of the configurations, in order (tab10).
+COLORS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+
+
+def color(i: int) -> str:
+    """The colour of the ``i``-th configuration."""
+    return COLORS[i % len(COLORS)]
+
+
+def figure(rows: int, cols: int, size: tuple[float, float], sharex: bool = False) -> tuple[Any, Any]:
+    """A new figure and its ``[rows, cols]`` axes (no pyplot state)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=sharex)
+    return fig, axes
+
+
+def png(fig: Any, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def time_axis(ax: Any, data: ReportData) -> None:
+    """Label the time axis in the report's one unit, dates where the run has them."""
+    ax.set_xlabel(data.x_label, fontsize=8)
+    if data.dates is not None:
+        import matplotlib.dates as mdates
+
+        loc = mdates.AutoDateLocator(maxticks=6)
+        ax.xaxis.set_major_locator(loc)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+
+
+def mark_events(ax: Any, data: ReportData) -> None:
+    """A labelled vertical line at every scheduled event."""
+    for e in data.events:
+        x = data.x(np.array([e.time]))[0]
+        ax.axvline(x, color="k", linestyle=":", linewidth=1.0, gid=EVENT_GID + e.label)
+        ax.text(
+            x,
+            0.98,
+            f" {e.label}",
+            transform=ax.get_xaxis_transform(),
+            rotation=90,
+            va="top",
+            ha="right",
+            fontsize=7,
+            gid=EVENT_GID + e.label,
+        )
+
+
+def band(
+    ax: Any,
+    x: np.ndarray,
+    cols: dict[str, np.ndarray],
+    key: str,
+    c: str,
+    label: str | None = None,
+    scale: float = 1.0,
+) -> None:
+    """Median line and 5–95% band of ``key`` (columns ``key_p5``/``_p50``/``_p95``)."""
+    mid = cols[f"{key}_p50"] * scale
+    ax.plot(x, mid, color=c, linewidth=1.4, label=label)
+    lo, hi = cols[f"{key}_p5"] * scale, cols[f"{key}_p95"] * scale
+    if np.any(hi > lo):
+        ax.fill_between(x, lo, hi, color=c, alpha=0.2, linewidth=0)
+
+
+def tidy(ax: Any) -> None:
+    """Small ticks, a light grid, compact offsets."""
+    ax.tick_params(labelsize=7)
+    ax.grid(True, alpha=0.3, linewidth=0.5)
+    from matplotlib.ticker import ScalarFormatter
+
+    if isinstance(ax.yaxis.get_major_formatter(), ScalarFormatter):
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 5), useOffset=False)
+
+
+def note(ax: Any, text: str) -> None:
+    """A panel that says why it is empty."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
