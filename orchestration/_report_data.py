@@ -155,10 +155,16 @@ class ReportData:
             return np.asarray(times) * self.year_days
         base_t = self.times()
         base_x = self.dates.astype("datetime64[s]").astype(np.float64)
+        t = np.asarray(times, dtype=np.float64)
         if base_t.size < 2:
-            sec = base_x[0] + (np.asarray(times) - base_t[0]) * self.year_days * 86400.0
+            sec = base_x[0] + (t - base_t[0]) * self.year_days * 86400.0
         else:
-            sec = np.interp(times, base_t, base_x)
+            # Inside the recorded steps: interpolated; past the last one (the
+            # horizon): the last step's pace carried on.
+            slope = (base_x[-1] - base_x[-2]) / (base_t[-1] - base_t[-2])
+            sec = np.where(
+                t > base_t[-1], base_x[-1] + (t - base_t[-1]) * slope, np.interp(t, base_t, base_x)
+            )
         return np.asarray(sec).astype("datetime64[s]")
 
     @property

@@ -41,7 +41,7 @@ def fig_terminal(data: ReportData) -> Any:
     """
     ccy = data.currency
     if data.one_path:
-        fig, axes = figure(1, 1, (11, 4))
+        fig, axes = figure(1, 1, (12, 4.2), right=2.4)
         ax = axes[0, 0]
         horizon = float(data.scenario.get("days", 0.0)) / data.year_days
         for i, name in enumerate(data.configs):
@@ -90,7 +90,9 @@ def fig_attribution(data: ReportData) -> Any:
     """P&L attribution per configuration: mean over every path, and over the worst 1%."""
     n = len(data.configs)
     rows = 1 if data.one_path else 2
-    fig, axes = figure(rows, n, (3.3 * n + 0.8, 2.9 * rows))
+    fig, axes = figure(
+        rows, n, (3.6 * n + 0.8, 3.1 * rows), left=1.5, top=0.6, gap=(1.4, 1.05)
+    )
     y = np.arange(len(BUCKETS))
     k = tail_count(data.n_paths)
     for j, name in enumerate(data.configs):
@@ -104,14 +106,14 @@ def fig_attribution(data: ReportData) -> Any:
             ax.set_yticks(y, BUCKETS, fontsize=7)
             ax.axvline(0.0, color="k", linewidth=0.6)
             ax.set_xlabel(f"P&L per path ({data.currency}, profit +)", fontsize=8)
-            ax.set_title(f"{name}: {what}", fontsize=8)
+            ax.set_title(f"{name}:\n{what}", fontsize=8)
             tidy(ax)
     return fig
 
 
 def fig_risk_cost(data: ReportData) -> Any:
     """Transaction cost against CVaR95, one point per configuration."""
-    fig, axes = figure(1, 1, (7.5, 4.5))
+    fig, axes = figure(1, 1, (10, 4.5))
     ax = axes[0, 0]
     ccy = data.currency
     for i, name in enumerate(data.configs):

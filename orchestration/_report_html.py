@@ -19,7 +19,7 @@ STYLE = (
     "table{border-collapse:collapse;margin:0.5em 0 1em}"
     "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;font-size:13px}"
     "th{background:#f4f4f4}td.l,th.l{text-align:left}"
-    "img{width:100%;height:auto;display:block}figure{margin:0 0 1.5em}"
+    "img{max-width:100%;height:auto;display:block}figure{margin:0 0 1.5em}"
     "figcaption,.note{color:#444;font-size:13px}dl{display:grid;"
     "grid-template-columns:max-content auto;gap:2px 14px;font-size:14px}dt{font-weight:bold}"
 )
@@ -176,6 +176,13 @@ def metrics_table(data: ReportData) -> str:
         "<tr><th class=l>budget breaches (% of path-steps)</th><td class=l>lower is better</td>"
         + "".join(breach)
         + "</tr>"
+    )
+    anyb = "".join(
+        f"<td>{int(np.count_nonzero(data.paths[c]['breaches'] > 0)):,} of {data.n_paths:,}</td>"
+        for c in data.configs
+    )
+    rows.append(
+        f"<tr><th class=l>paths with any breach</th><td class=l>lower is better</td>{anyb}</tr>"
     )
     note = (
         "<p class=note>One recorded path: no spread across paths (no std); the loss shown "

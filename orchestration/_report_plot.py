@@ -36,12 +36,48 @@ def color(i: int) -> str:
     return COLORS[i % len(COLORS)]
 
 
-def figure(rows: int, cols: int, size: tuple[float, float], sharex: bool = False) -> tuple[Any, Any]:
-    """A new figure and its ``[rows, cols]`` axes (no pyplot state)."""
+def figure(
+    rows: int,
+    cols: int,
+    size: tuple[float, float],
+    sharex: bool = False,
+    right: float = 0.2,
+    top: float = 0.45,
+    left: float = 0.8,
+    gap: tuple[float, float] = (0.85, 0.85),
+) -> tuple[Any, Any]:
+    """A new figure and its ``[rows, cols]`` axes (no pyplot state).
+
+    Margins and gaps are fixed in inches (room for a label, its ticks and a
+    title) rather than solved by a layout engine, which costs several times
+    the drawing on a grid of panels.
+
+    Args:
+        rows: Panel rows.
+        cols: Panel columns.
+        size: Width and height, inches.
+        sharex: Share the x-axis between panels.
+        right: Right margin, inches (wider for a legend outside the panels).
+        top: Top margin, inches.
+        left: Left margin, inches.
+        gap: Horizontal and vertical space between panels, inches.
+    """
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=size, layout="constrained")
+    w, h = size
+    bottom = 0.6
+    fig = Figure(figsize=size)
     axes = fig.subplots(rows, cols, squeeze=False, sharex=sharex)
+    ax_w = max(0.5, (w - left - right - (cols - 1) * gap[0]) / cols)
+    ax_h = max(0.5, (h - top - bottom - (rows - 1) * gap[1]) / rows)
+    fig.subplots_adjust(
+        left=left / w,
+        right=1.0 - right / w,
+        bottom=bottom / h,
+        top=1.0 - top / h,
+        wspace=gap[0] / ax_w,
+        hspace=gap[1] / ax_h,
+    )
     return fig, axes
 
 

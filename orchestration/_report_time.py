@@ -82,7 +82,9 @@ def fig_pnl_time(data: ReportData) -> Any:
 def fig_greeks(data: ReportData) -> Any:
     """The post-trade book greeks in desk units: a row per greek, a column per configuration."""
     n = len(data.configs)
-    fig, axes = figure(len(GREEK_UNITS), n, (3.3 * n + 0.8, 2.2 * len(GREEK_UNITS)))
+    fig, axes = figure(
+        len(GREEK_UNITS), n, (3.3 * n + 0.8, 2.3 * len(GREEK_UNITS)), top=0.65, gap=(0.9, 0.8)
+    )
     for j, name in enumerate(data.configs):
         cols = data.series[name]
         x = data.x(cols["time"])
@@ -121,7 +123,9 @@ def fig_hedges(data: ReportData) -> Any:
         fig, axes = figure(1, 1, (8, 2))
         note(axes[0, 0], "no configuration traded a hedge instrument")
         return fig
-    fig, axes = figure(len(hedged), len(names), (4.4 * len(names), 2.5 * len(hedged)))
+    fig, axes = figure(
+        len(hedged), len(names), (4.4 * len(names), 2.6 * len(hedged)), top=0.65
+    )
     for r, cname in enumerate(hedged):
         cols = data.series[cname]
         x = data.x(cols["time"])
@@ -157,7 +161,7 @@ def _bar_width(x: np.ndarray) -> Any:
 
 def fig_budget(data: ReportData) -> Any:
     """Budget usage per configuration and the allocation's band scales."""
-    fig, axes = figure(2, 1, (12, 6.5))
+    fig, axes = figure(2, 1, (12, 7.0), right=3.6, top=0.35)
     left, right = axes[0, 0], axes[1, 0]
     for i, name in enumerate(data.configs):
         cols = data.series[name]
