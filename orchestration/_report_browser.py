@@ -46,7 +46,8 @@ MAX_HEIGHT = 16000
 PROBE = """<script>(function(){
 var errs=[];
 window.addEventListener('error',function(e){var t=e.target||{};
-errs.push(String(e.message||('failed to load '+(t.tagName||'?')+' '+String(t.src||'').slice(0,60))));},true);
+errs.push(String(e.message||('failed to load '+(t.tagName||'?')+' '+
+String(t.src||'').slice(0,60))));},true);
 var ce=console.error;console.error=function(){errs.push(Array.prototype.join.call(arguments,' '));
 return ce.apply(console,arguments);};
 window.addEventListener('load',function(){

@@ -181,7 +181,9 @@ class ReportData:
         return int(col[0]) if col is not None and col.size else 0
 
 
-def scheduled_events(summary: dict[str, Any], dates: np.ndarray | None, times: np.ndarray) -> list[Event]:
+def scheduled_events(
+    summary: dict[str, Any], dates: np.ndarray | None, times: np.ndarray
+) -> list[Event]:
     """The run's scheduled events: a ``macro_gap`` release, a stress replay's shock day."""
     sc = summary.get("scenario_config") or {}
     market = sc.get("market") or {}
@@ -198,9 +200,9 @@ def scheduled_events(summary: dict[str, Any], dates: np.ndarray | None, times: n
     if market.get("kind") == "replay" and dates is not None and times.size:
         focus = _stress_focus(str(summary.get("scenario", "")))
         if focus is not None:
-            label, day = focus
+            label, focus_day = focus
             x = dates.astype("datetime64[D]").astype(np.int64)
-            d = np.datetime64(day, "D").astype(np.int64)
+            d = np.datetime64(focus_day.isoformat(), "D").astype(np.int64)
             if x[0] <= d <= x[-1]:
                 out.append(Event(label, float(np.interp(d, x, times))))
     return out

@@ -90,9 +90,7 @@ def fig_attribution(data: ReportData) -> Any:
     """P&L attribution per configuration: mean over every path, and over the worst 1%."""
     n = len(data.configs)
     rows = 1 if data.one_path else 2
-    fig, axes = figure(
-        rows, n, (3.6 * n + 0.8, 3.1 * rows), left=1.5, top=0.6, gap=(1.4, 1.05)
-    )
+    fig, axes = figure(rows, n, (3.6 * n + 0.8, 3.1 * rows), left=1.5, top=0.6, gap=(1.4, 1.05))
     y = np.arange(len(BUCKETS))
     k = tail_count(data.n_paths)
     for j, name in enumerate(data.configs):
@@ -120,7 +118,10 @@ def fig_risk_cost(data: ReportData) -> Any:
         m = data.summary["configs"][name]["metrics"]
         ax.scatter([m["transaction_cost"]], [m["cvar_95"]], color=color(i), s=40, zorder=3)
         ax.annotate(
-            name, (m["transaction_cost"], m["cvar_95"]), fontsize=7, xytext=(4, 4),
+            name,
+            (m["transaction_cost"], m["cvar_95"]),
+            fontsize=7,
+            xytext=(4, 4),
             textcoords="offset points",
         )
     ax.set_xlabel(f"transaction cost ({ccy} per path, mean)", fontsize=8)

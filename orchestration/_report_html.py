@@ -78,16 +78,22 @@ def _book(book: list[dict[str, Any]]) -> str:
 
 
 def _cost(cost: dict[str, Any]) -> str:
-    parts = [f"{k} {v:g}" for k, v in cost.items() if isinstance(v, float) and v and "mult" not in k]
+    parts = [
+        f"{k} {v:g}" for k, v in cost.items() if isinstance(v, float) and v and "mult" not in k
+    ]
     return ", ".join(parts) or "none"
 
 
 def _instruments(market: dict[str, Any]) -> str:
     out = []
     for i in market.get("instruments") or []:
-        what = "spot" if i.get("kind") == "underlying" else (
-            f"{'call' if i.get('is_call') else 'put'} {i.get('tenor_days')}d, relisted every "
-            f"{i.get('relist_days')}d"
+        what = (
+            "spot"
+            if i.get("kind") == "underlying"
+            else (
+                f"{'call' if i.get('is_call') else 'put'} {i.get('tenor_days')}d, relisted every "
+                f"{i.get('relist_days')}d"
+            )
         )
         out.append(f"{i.get('name')} ({what}; costs: {_cost(i.get('cost') or {})})")
     return "; ".join(out) or "none"
@@ -107,7 +113,10 @@ def header(data: ReportData) -> str:
     """What was run: scenario, book, world, instruments, costs, configurations, units."""
     s, sc = data.summary, data.scenario
     items = [
-        ("scenario", f"{s['scenario']} v{s.get('scenario_version', '?')}: {sc.get('description', '')}"),
+        (
+            "scenario",
+            f"{s['scenario']} v{s.get('scenario_version', '?')}: {sc.get('description', '')}",
+        ),
         (
             "run",
             f"{s['n_paths']:,} paths, seed {s['seed']}, {s.get('n_steps', '?')} steps, "
@@ -165,7 +174,9 @@ def metrics_table(data: ReportData) -> str:
         cells = "".join(
             f"<td>{fmt.format(s['configs'][c]['metrics'][key])}</td>" for c in data.configs
         )
-        rows.append(f"<tr><th class=l>{_esc(f'{label} ({ccy})')}</th><td class=l>{good}</td>{cells}</tr>")
+        rows.append(
+            f"<tr><th class=l>{_esc(f'{label} ({ccy})')}</th><td class=l>{good}</td>{cells}</tr>"
+        )
     steps = int(s.get("n_steps") or 0)
     breach = []
     for c in data.configs:
@@ -218,9 +229,7 @@ def greeks_table(data: ReportData) -> str:
     for e in data.events:
         i0, i1 = event_steps(data, e.time)
         times = data.times()
-        whens = [
-            "—" if i is None else f"{_when(data, float(times[i]))}" for i in (i0, i1)
-        ]
+        whens = ["—" if i is None else f"{_when(data, float(times[i]))}" for i in (i0, i1)]
         rows = []
         for c in data.configs:
             cols = data.series[c]

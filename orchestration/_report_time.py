@@ -123,9 +123,7 @@ def fig_hedges(data: ReportData) -> Any:
         fig, axes = figure(1, 1, (8, 2))
         note(axes[0, 0], "no configuration traded a hedge instrument")
         return fig
-    fig, axes = figure(
-        len(hedged), len(names), (4.4 * len(names), 2.6 * len(hedged)), top=0.65
-    )
+    fig, axes = figure(len(hedged), len(names), (4.4 * len(names), 2.6 * len(hedged)), top=0.65)
     for r, cname in enumerate(hedged):
         cols = data.series[cname]
         x = data.x(cols["time"])

@@ -442,9 +442,7 @@ def _concat_sampled(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]
     parts = [p for p in parts if p]
     if not parts:
         return {}
-    out = {
-        k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0] if k != "stamp"
-    }
+    out = {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0] if k != "stamp"}
     out["stamp"] = parts[0]["stamp"]
     return out
 

@@ -30,7 +30,10 @@ X_LABEL = "time since start (days, 365/year)"
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, dict[str, Any]]:
     out = tmp_path_factory.mktemp("report") / "run"
-    assert main(["run", "macro_gap", "--runtime", "local", "--no-progress", "--out", str(out), *ARGS]) == 0
+    assert (
+        main(["run", "macro_gap", "--runtime", "local", "--no-progress", "--out", str(out), *ARGS])
+        == 0
+    )
     data, figs = build_figures(out)
     return out, data, figs
 
@@ -174,7 +177,7 @@ def test_hedges_show_holdings_and_trades_of_hedged_configurations(
 def test_budget_legends_sit_outside_and_scales_are_grouped(
     run: tuple[Path, Any, dict[str, Any]],
 ) -> None:
-    _, data, figs = run
+    _, _, figs = run
     usage, scales = _axes(figs["budget"])
     # identical scale curves are drawn once, naming their configurations
     labels = [ln.get_label() for ln in scales.lines if not _event_lines_has(ln)]
