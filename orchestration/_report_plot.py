@@ -135,12 +135,16 @@ def band(
 
 
 def tidy(ax: Any) -> None:
-    """Small ticks, a light grid, compact offsets."""
+    """Small and few ticks, a light grid, compact offsets."""
     ax.tick_params(labelsize=7)
     ax.grid(True, alpha=0.3, linewidth=0.5)
-    from matplotlib.ticker import ScalarFormatter
+    from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
+    # A few ticks per axis: readable small multiples, and fewer labels to draw.
+    if isinstance(ax.xaxis.get_major_formatter(), ScalarFormatter) and ax.get_xscale() == "linear":
+        ax.xaxis.set_major_locator(MaxNLocator(6))
     if isinstance(ax.yaxis.get_major_formatter(), ScalarFormatter):
+        ax.yaxis.set_major_locator(MaxNLocator(5))
         ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 5), useOffset=False)
 
 

@@ -40,10 +40,10 @@ from orchestration.config import Scenario
 #: Random stream of the book's client flow (the market's is 0).
 FLOW_STREAM = 1
 #: Most leading paths whose per-step values the report's fans and bands use.
-REPORT_SAMPLE_PATHS = 1000
+REPORT_SAMPLE_PATHS = 512
 #: Most numbers one configuration's report sample holds (paths x steps x
 #: values); a long timeline samples fewer paths.
-REPORT_SAMPLE_ELEMENTS = 2_000_000
+REPORT_SAMPLE_ELEMENTS = 1_000_000
 #: Fewest paths sampled (when the run has them), however long the timeline.
 REPORT_SAMPLE_MIN = 50
 
