@@ -171,7 +171,10 @@ class ReportData:
     def x_label(self) -> str:
         """The one time unit of the report."""
         if self.dates is not None:
-            return "date (one step per recorded row)"
+            d = self.dates
+            what = "date" if np.all(d == d.astype("datetime64[D]")) else "date and time"
+            recorded = (self.scenario.get("market") or {}).get("kind") == "replay"
+            return f"{what} ({'recorded' if recorded else 'the run calendar'})"
         kind = "trading days" if self.year_days == 252.0 else f"days, {self.year_days:g}/year"
         return f"time since start ({kind})"
 

@@ -94,7 +94,7 @@ def time_axis(ax: Any, data: ReportData) -> None:
     if data.dates is not None:
         import matplotlib.dates as mdates
 
-        loc = mdates.AutoDateLocator(maxticks=6)
+        loc = mdates.AutoDateLocator(minticks=3, maxticks=7)
         ax.xaxis.set_major_locator(loc)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
 

@@ -131,6 +131,9 @@ def fig_hedges(data: ReportData) -> Any:
         width = _bar_width(x)
         for j, inst in enumerate(names):
             ax = axes[r, j]
+            if not np.any(cols[f"trade_{inst}_abs"] > 0.0):
+                ax.set_visible(False)  # never traded by this configuration
+                continue
             band(ax, x, cols, f"hold_{inst}", c, label="held after trades")
             ax.bar(
                 x,
@@ -142,7 +145,7 @@ def fig_hedges(data: ReportData) -> Any:
             )
             ax.axhline(0.0, color="grey", linewidth=0.6)
             _time_panel(ax, data, f"{inst} (units)", f"{cname}: {inst}")
-            if r == 0 and j == 0:
+            if r == 0:
                 ax.legend(fontsize=6, loc="best")
     fig.suptitle(f"hedge holdings and trades ({_band_note(data)})", fontsize=10)
     return fig

@@ -229,25 +229,30 @@ def test_the_page_describes_the_run_and_embeds_every_plot(
 
 
 @pytest.mark.slow
-def test_sharded_runs_give_the_same_report_data() -> None:
+def test_sharded_runs_give_the_same_report_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestration import engine
     from orchestration.config import load_scenario
-    from orchestration.engine import run_local
     from orchestration.metrics import pnl_sha256
 
-    sc = load_scenario("macro_gap", ["n_paths=600", "days=3", "market.gap.day=1"])
-    one = run_local(sc)
-    three = run_local(sc, shards=3)
+    # A sample wider than one random block, so that it spans two shards.
+    monkeypatch.setattr(engine, "REPORT_SAMPLE_PATHS", 1500)
+    sc = load_scenario("macro_gap", ["n_paths=2100", "days=2", "market.gap.day=1"])
+    assert engine.shard_ranges(sc.n_paths, 3) == [(0, 1024), (1024, 2048), (2048, 2100)]
+    one = engine.run_local(sc)
+    three = engine.run_local(sc, shards=3)
     summary = {"scenario_config": {"year_days": sc.year_days}}
     rows1, rows3 = series_rows(summary, one), series_rows(summary, three)
-    band = [k for k in rows1[0] if k.endswith(("_p5", "_p50", "_p95", "_mean", "_abs"))]
+    band = [k for k in rows1[0] if k.endswith(("_p5", "_p50", "_p95", "_abs")) or "trade_" in k]
     assert "pnl_p50" in band and "spot_p95" in band and "hold_vega_opt_p50" in band
     for r1, r3 in zip(rows1, rows3, strict=True):
-        for k in band:
-            if k != "pnl_mean":
-                assert r1[k] == r3[k], k
+        assert {k: r1[k] for k in band} == {k: r3[k] for k in band}
     for name in one:
         assert pnl_sha256(one[name].pnl) == pnl_sha256(three[name].pnl)
-        assert one[name].sampled["pnl"].shape == (sc.n_steps, 600)
+        assert one[name].sampled["pnl"].shape == (sc.n_steps, 1500)
+        assert np.array_equal(one[name].sampled["spot"], three[name].sampled["spot"])
+    # the bands are percentiles of the sample: the median P&L of the last step
+    last = one["delta"].sampled["pnl"][-1]
+    assert rows1[len(one["unhedged"].series) + sc.n_steps - 1]["pnl_p50"] == np.percentile(last, 50)
 
 
 def test_load_reads_what_the_run_wrote(run: tuple[Path, Any, dict[str, Any]]) -> None:
