@@ -174,7 +174,9 @@ class ReportData:
             d = self.dates
             what = "date" if np.all(d == d.astype("datetime64[D]")) else "date and time"
             recorded = (self.scenario.get("market") or {}).get("kind") == "replay"
-            return f"{what} ({'recorded' if recorded else 'the run calendar'})"
+            y0, y1 = str(d[0])[:4], str(d[-1])[:4]
+            years = y0 if y0 == y1 else f"{y0}–{y1}"
+            return f"{what}, {years} ({'recorded' if recorded else 'the run calendar'})"
         kind = "trading days" if self.year_days == 252.0 else f"days, {self.year_days:g}/year"
         return f"time since start ({kind})"
 

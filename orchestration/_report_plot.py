@@ -96,7 +96,8 @@ def time_axis(ax: Any, data: ReportData) -> None:
 
         loc = mdates.AutoDateLocator(minticks=3, maxticks=7)
         ax.xaxis.set_major_locator(loc)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+        # The year is in the axis label (no offset text to collide with it).
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc, show_offset=False))
 
 
 def mark_events(ax: Any, data: ReportData) -> None:

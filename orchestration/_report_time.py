@@ -141,7 +141,7 @@ def fig_hedges(data: ReportData) -> Any:
                 width=width,
                 color="k",
                 alpha=0.5,
-                label="net trade (mean)",
+                label="orders, net (mean; rolls not shown)",
             )
             ax.axhline(0.0, color="grey", linewidth=0.6)
             _time_panel(ax, data, f"{inst} (units)", f"{cname}: {inst}")

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import matplotlib.image as mpimg
+import pytest
 
 from orchestration.cli import main
 from orchestration.report import PLOTS
@@ -14,6 +15,7 @@ from orchestration.report import PLOTS
 ARGS = ["--paths", "200", "--set", "days=4", "--set", "market.gap.day=2", "--no-progress"]
 
 
+@pytest.mark.slow
 def test_run_writes_report_plots_and_tables(tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     assert main(["run", "macro_gap", "--runtime", "local", "--out", str(out), *ARGS]) == 0

@@ -20,6 +20,9 @@ from orchestration._report_plot import EVENT_GID
 from orchestration.cli import main
 from orchestration.report import PLOTS, build_figures, series_rows
 
+# The module's one run and report take several seconds.
+pytestmark = pytest.mark.slow
+
 N_PATHS = 200
 GAP_DAY = 2.0
 ARGS = ["--paths", str(N_PATHS), "--set", "days=4", "--set", f"market.gap.day={GAP_DAY:g}"]
@@ -228,7 +231,6 @@ def test_the_page_describes_the_run_and_embeds_every_plot(
     assert "http://" not in page and "https://" not in page
 
 
-@pytest.mark.slow
 def test_sharded_runs_give_the_same_report_data(monkeypatch: pytest.MonkeyPatch) -> None:
     from orchestration import engine
     from orchestration.config import load_scenario
