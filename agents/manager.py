@@ -102,6 +102,8 @@ class RiskManager(BudgetHooks, SeriesBuffer):
         memo: Per-event quote memo shared with the other configurations of
             the run in this process (their books hold the same contracts);
             a private one when None.
+        sample_paths: Record every step's values on this many leading paths
+            (:attr:`sampled`, for the report's fans and bands; 0 = none).
     """
 
     #: The config model of this manager class (a subclass of ManagerConfig).
@@ -122,8 +124,12 @@ class RiskManager(BudgetHooks, SeriesBuffer):
         triggers: dict[str, tuple[str, Any]] | None = None,
         slippage_minutes: float | None = None,
         memo: QuoteMemo | None = None,
+        sample_paths: int = 0,
     ) -> None:
         self.config = config
+        self.sample_paths = max(0, min(int(sample_paths), n_paths))
+        self._sample: list[dict[str, np.ndarray]] = []
+        self._stamps: list[str] = []
         self.slippage_minutes = slippage_minutes
         self.slippage = np.zeros(n_paths)
         self._pre_mid: dict[str, tuple[str, np.ndarray, np.ndarray]] = {}
@@ -397,6 +403,8 @@ class RiskManager(BudgetHooks, SeriesBuffer):
             self.portfolio, market, self._running, self._wealth - step_cost
         )
         self._series_add(market, loss)
+        if self.sample_paths:
+            self._sample_add(market, loss)
 
     def take_fills(self) -> dict[str, list[Fill]]:
         """The last step's fills per agent, not yet handed out (then cleared)."""
@@ -454,7 +462,55 @@ class RiskManager(BudgetHooks, SeriesBuffer):
             attribution={b: v.copy() for b, v in self.attribution.totals.items()},
             series=list(self.series),
             slippage=self.slippage.copy() if self.slippage_minutes is not None else np.zeros(0),
+            sampled=self.sampled,
         )
+
+    def _sample_add(self, market: MarketEvent, loss: np.ndarray) -> None:
+        """Copy this step's post-trade values on the first :attr:`sample_paths` paths."""
+        k, n = self.sample_paths, market.n_paths
+        r = self._running
+
+        def head(x: Any) -> np.ndarray:
+            return np.array(np.broadcast_to(np.asarray(x, dtype=np.float64), (n,))[:k])
+
+        row = {
+            "pnl": head(self._wealth),
+            "delta": head(r["delta"]),
+            "gamma": head(r["gamma"]),
+            "vega": head(r["vega"]),
+            "theta": head(r["theta"]),
+            "stressed_loss": head(loss),
+            "spot": head(market.spot),
+            "atm_vol": head(market.surface.atm),
+        }
+        traded = {o.instrument: o.qty for o in self.net_orders()}
+        held = self.portfolio.positions()
+        for q in market.quotes:
+            row[f"hold:{q.instrument}"] = head(held.get(q.instrument, 0.0))
+            row[f"trade:{q.instrument}"] = head(traded.get(q.instrument, 0.0))
+        self._sample.append(row)
+        self._stamps.append(market.stamp)
+
+    @property
+    def sampled(self) -> dict[str, np.ndarray]:
+        """Per-step values on the first :attr:`sample_paths` paths (empty when none).
+
+        ``pnl`` (pre-trade mark-to-market wealth, currency), the post-trade
+        book ``delta`` (units of spot), ``gamma`` (per unit of spot), ``vega``
+        (per 1.00 of vol), ``theta`` (per year), ``stressed_loss`` (currency),
+        ``spot``, ``atm_vol`` (decimal), and per listed instrument
+        ``hold:<name>`` (units held after the step's fills) and
+        ``trade:<name>`` (the step's net order, units): ``[steps, k]`` each;
+        ``stamp``: the steps' calendar stamps, ``[steps]``.
+        """
+        rows = self._sample
+        if not rows:
+            return {}
+        keys = list(dict.fromkeys(key for row in rows for key in row))
+        zero = np.zeros(self.sample_paths)
+        out = {key: np.stack([row.get(key, zero) for row in rows]) for key in keys}
+        out["stamp"] = np.array(self._stamps, dtype=str)
+        return out
 
     # ------------------------------------------------------------- helpers
     def _model_key(self, model: PricingModel) -> str:
@@ -576,6 +632,8 @@ class RiskManager(BudgetHooks, SeriesBuffer):
             "shares": dict(self.shares),
             "usage": self._usage.copy(),
             "last_cost": self._last_cost.copy(),
+            "sample": [dict(row) for row in self._sample],
+            "stamps": list(self._stamps),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -590,6 +648,8 @@ class RiskManager(BudgetHooks, SeriesBuffer):
         self._fills = {k: list(v) for k, v in state["fills"].items()}
         self.attribution.restore(state["attribution"])
         self.series = list(state["series"])
+        self._sample = [dict(row) for row in state.get("sample", [])]
+        self._stamps = list(state.get("stamps", []))
         if self.monitor is not None:
             self.monitor.restore(state["monitor"])
         self.models = {a: _MODEL.validate_python(m) for a, m in state["models"].items()}

@@ -76,6 +76,10 @@ class ConfigResult:
         slippage: Cost of the trades executed in the window after the first
             release, against the pre-release mids, currency, ``[n]`` (empty
             when the run has no release or no window).
+        sampled: Per-step values on the run's first paths, for the report's
+            fans and bands (:meth:`RiskManager.sampled`): name to
+            ``[steps, k]`` arrays, plus ``"stamp"`` (``[steps]`` ISO text);
+            empty when nothing was sampled.
     """
 
     pnl: np.ndarray
@@ -86,6 +90,7 @@ class ConfigResult:
     attribution: dict[str, np.ndarray] = field(default_factory=dict)
     series: list[dict[str, float]] = field(default_factory=list)
     slippage: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    sampled: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def cascade_order(agents: list[tuple[str, str | None]]) -> list[str]:

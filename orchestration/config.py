@@ -212,8 +212,8 @@ class Scenario(StrictModel):
         option_cost: Proportional cost of option trades as a fraction of the
             premium traded (0.01 = 1%); when set it replaces ``fee_pct`` of
             every listed option (e.g. ``--set option_cost=0.02``).
-        currency: ISO code of the currency every P&L, cost and budget of the
-            scenario is in (shown in the table and the report; converts nothing).
+        currency: ISO 4217 code of every money amount (P&L, costs, budget),
+            for reports and tables (converts nothing).
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
@@ -232,7 +232,7 @@ class Scenario(StrictModel):
     shards: int = Field(1, ge=1, le=4096)
     placement: Literal["per-agent", "fused"] = "per-agent"
     option_cost: float | None = Field(None, ge=0.0, le=1.0)
-    currency: str = "USD"
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:

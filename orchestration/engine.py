@@ -40,6 +40,25 @@ from orchestration.config import Scenario
 
 #: Random stream of the book's client flow (the market's is 0).
 FLOW_STREAM = 1
+#: Most leading paths whose per-step values the report's fans and bands use.
+REPORT_SAMPLE_PATHS = 512
+#: Most numbers one configuration's report sample holds (paths x steps x
+#: values); a long timeline samples fewer paths.
+REPORT_SAMPLE_ELEMENTS = 1_000_000
+#: Fewest paths sampled (when the run has them), however long the timeline.
+REPORT_SAMPLE_MIN = 50
+
+
+def report_sample_paths(scenario: Scenario) -> int:
+    """How many leading paths (global indices ``0..k-1``) the report samples.
+
+    The same number on any shard layout: each shard records the part of
+    ``[0, k)`` it holds, and :func:`concat_results` joins them in path order,
+    so a sharded run's report data equal the unsharded run's.
+    """
+    values = 8 + 2 * len(scenario.market.instruments)
+    fit = REPORT_SAMPLE_ELEMENTS // max(1, scenario.n_steps * values)
+    return min(scenario.n_paths, REPORT_SAMPLE_PATHS, max(REPORT_SAMPLE_MIN, fit))
 
 
 class RunFailed(RuntimeError):
@@ -217,6 +236,7 @@ def build_components(
     # One quote memo for the shard: every configuration's book holds the same
     # contracts, priced once per step (a pure cache of the current event).
     memo = QuoteMemo()
+    sample = max(0, min(stop, report_sample_paths(scenario)) - path_start)
     for cname, hc in scenario.configs.items():
         built = {
             spec.agent_name: spec.build(
@@ -244,6 +264,7 @@ def build_components(
             triggers,
             slippage,
             memo=memo,
+            sample_paths=sample,
         )
         agents[cname] = [(n, built[n]) for n in order]
     return Components(market, managers, agents)
@@ -386,6 +407,8 @@ def concat_results(parts: list[dict[str, ConfigResult]]) -> dict[str, ConfigResu
     Per-path arrays are concatenated exactly. The per-step series are
     summaries across a shard's paths: they are combined as path-weighted
     means (exact for means and rates, an approximation for percentiles).
+    The report's per-step samples (``sampled``, on the run's leading paths)
+    are joined exactly, in path order.
     """
     out = {}
     for n in parts[0]:
@@ -410,6 +433,7 @@ def concat_results(parts: list[dict[str, ConfigResult]]) -> dict[str, ConfigResu
             },
             series=series,
             slippage=np.concatenate([r.slippage for r in res]),
+            sampled=_concat_sampled([r.sampled for r in res]),
         )
     return out
 
@@ -425,6 +449,16 @@ def shard_market(market: Any, start: int, stop: int, n_shards: int) -> Any:
     if not hasattr(market, "paths"):
         raise ValueError(f"a {type(market).__name__} market source runs as one shard only")
     return market.paths(start, stop)
+
+
+def _concat_sampled(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The shards' report samples joined along the path axis (the stamps once)."""
+    parts = [p for p in parts if p]
+    if not parts:
+        return {}
+    out = {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0] if k != "stamp"}
+    out["stamp"] = parts[0]["stamp"]
+    return out
 
 
 class FusedShard:

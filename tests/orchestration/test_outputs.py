@@ -250,15 +250,14 @@ def test_force_replaces_a_non_empty_folder_and_an_empty_one_needs_no_force(
     (out / "sub").mkdir()
     assert main(["run", "macro_gap", *SMALL, "--out", str(out), "--force"]) == 0
     names = sorted(p.name for p in out.iterdir())
+    from orchestration.report import PLOTS
+
     assert names == sorted(
         [
             "summary.json",
             "series.parquet",
             "paths.parquet",
-            "pnl.png",
-            "greeks.png",
-            "budget.png",
-            "attribution.png",
+            *(f"{key}.png" for key in PLOTS),
             "report.html",
         ]
     )

@@ -10,6 +10,7 @@ import matplotlib.image as mpimg
 import pytest
 
 from orchestration.cli import main
+from orchestration.report import PLOTS
 
 ARGS = ["--paths", "200", "--set", "days=4", "--set", "market.gap.day=2", "--no-progress"]
 
@@ -20,7 +21,7 @@ def test_run_writes_report_plots_and_tables(tmp_path: Path, capsys) -> None:
     assert main(["run", "macro_gap", "--runtime", "local", "--out", str(out), *ARGS]) == 0
     summary = json.loads((out / "summary.json").read_text())
     configs = list(summary["configs"])
-    for name in ("pnl", "greeks", "budget", "attribution"):
+    for name in PLOTS:
         png = out / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         img = mpimg.imread(png)
@@ -29,7 +30,7 @@ def test_run_writes_report_plots_and_tables(tmp_path: Path, capsys) -> None:
     assert all(c in page for c in configs)
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page)
     assert "http://" not in page and "https://" not in page
-    assert page.count("data:image/png;base64,") == 4
+    assert page.count("data:image/png;base64,") == len(PLOTS)
     import pyarrow.parquet as pq
 
     paths = pq.read_table(out / "paths.parquet").to_pandas()
