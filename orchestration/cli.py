@@ -216,7 +216,9 @@ def _parser() -> argparse.ArgumentParser:
         "--frontier", action="store_true", help="also write frontier.csv/json/png (cost vs CVaR95)"
     )
     sweep.add_argument(
-        "--budgets", help="comma-separated budgets: every grid point at each (for --frontier)"
+        "--budgets",
+        help="comma-separated budgets: every grid point at each (for --frontier; "
+        "default: the scenario's budget only)",
     )
 
     rep = sub.add_parser("report", help="rebuild a run's report.html and plots")

@@ -177,6 +177,13 @@ def register(sub: Any) -> dict[str, Any]:
     )
     p.add_argument("--start", help="first real close (ISO date; default: the fit's, or 1990)")
     p.add_argument("--end", help="last real close (ISO date; default: the fit's, or 2022)")
-    p.add_argument("--out", type=Path, help="PNG file for the plot")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
+    p.add_argument("--out", type=Path, help="PNG file for the plot (default: no plot)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a scenario field by dotted path (repeatable; default: none)",
+    )
     return {"facts": cmd_facts}

@@ -168,20 +168,44 @@ def register(sub: Any) -> dict[str, Any]:
         action="append",
         default=[],
         metavar="FIELD=LOW:HIGH",
-        help="a searched field (dotted path as --set takes it) and its bounds (repeatable)",
+        help="a searched field (dotted path as --set takes it) and its bounds (repeatable; "
+        "at least one; default: none)",
     )
-    p.add_argument("--objective", choices=tuple(_objectives()), default="cvar_95")
+    p.add_argument(
+        "--objective",
+        choices=tuple(_objectives()),
+        default="cvar_95",
+        help="the loss maximised (default: %(default)s)",
+    )
     p.add_argument("--budget", type=int, default=32, help="evaluations in all (>= 1)")
     p.add_argument("--batch", type=int, help="points per batch (default budget/4, 2 to 8)")
     p.add_argument("--seed", type=int, default=0, help="the searcher's seed")
-    p.add_argument("--runtime", choices=("local", "ray"), default="ray")
-    p.add_argument("--address", help="Ray cluster address")
-    p.add_argument("--max-in-flight", type=int, help="Ray tasks submitted at once")
-    p.add_argument("--paths", type=int, help="paths per evaluation (n_paths)")
+    p.add_argument(
+        "--runtime",
+        choices=("local", "ray"),
+        default="ray",
+        help="where evaluations run (default: %(default)s)",
+    )
+    p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or a local Ray)")
+    p.add_argument(
+        "--max-in-flight",
+        type=int,
+        help="Ray tasks submitted at once (default: twice the cluster's CPUs)",
+    )
+    p.add_argument(
+        "--paths", type=int, help="paths per evaluation (default: the scenario's n_paths)"
+    )
     p.add_argument("--out", type=Path, help="output folder (default runs/<name>-stress-<time>)")
     p.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a scenario field by dotted path (repeatable; default: none)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return {"stress": cmd_stress}
 
 

@@ -137,6 +137,9 @@ class DeskManager(RiskManager):
         self.alerts = int(state["alerts"])
 
 
+#: What `gammaray list` shows (read from the source, nothing imported).
+DESCRIPTION = "a desk-written manager and allocation policy on the macro-gap book"
+
 DGV = GAP.configs["delta_gamma_vega"].agents
 
 SCENARIO = apply_overrides(
@@ -161,7 +164,7 @@ SCENARIO = apply_overrides(
     ),
     [
         "name=custom_manager",
-        'description="a desk-written manager and allocation policy on the macro-gap book"',
+        f'description="{DESCRIPTION}"',
         "n_paths=2000",
     ],
 )

@@ -30,6 +30,7 @@ NOT_RUN = {
     "gammaray bench": "runs the benchmark suite for minutes (benchmarks/)",
     "gammaray record SCENARIO": "a template (SCENARIO, FILE): record runs in test_cli_replay",
     "gammaray replay run.grlog": "run.grlog is the reader's own custom-agent log (test_cli_replay)",
+    "gammaray stress": "32 runs on Ray; tests/orchestration/test_stress_search.py runs it small",
     "--help": "prints help (tests/orchestration/test_cli_help.py walks every option)",
 }
 #: Placeholders in the prose, and what stands in for them when parsing.
@@ -44,7 +45,13 @@ PLACEHOLDERS = {
     "COMMAND": "run",
 }
 #: Inline spans that name a subcommand in the prose rather than show a command.
-MENTIONS = {"gammaray record", "gammaray train", "gammaray run", "gammaray replay"}
+MENTIONS = {
+    "gammaray record",
+    "gammaray train",
+    "gammaray run",
+    "gammaray replay",
+    "gammaray stress",
+}
 
 
 def fenced(lang: str) -> list[str]:
