@@ -40,7 +40,6 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from agents import _features
 from agents._checkpoint import (
     ACTION_KINDS,
     CHECKPOINT_VERSION,
@@ -54,7 +53,7 @@ from agents._checkpoint import (
     describe_family,
     load_checkpoint,
 )
-from agents._features import LEGACY_FEATURES
+from agents._features import LEGACY_FEATURES, TINY, context_from_event, instruments_of, parse, stack
 from agents._policy_nets import GRUParams, gru_step, mlp_forward, mlp_outputs
 from agents.base import Agent, AgentConfig
 from market.events import MarketEvent, Order, RiskSnapshot
@@ -233,7 +232,7 @@ class LearnedHedgerConfig(AgentConfig):
     @model_validator(mode="after")
     def _check(self) -> LearnedHedgerConfig:
         for f in self.features:
-            _features.parse(f, self.actions.instruments[0])
+            parse(f, self.actions.instruments[0])
         return self
 
     @property
@@ -262,7 +261,7 @@ class LearnedHedger(Agent):
         self.params = load_checkpoint(cfg.checkpoint, cfg.spec)["params"]
         inst = cfg.actions.instruments
         self._default = inst[0]
-        self._reads = sorted(_features.instruments_of(cfg.features, inst[0]) | set(inst))
+        self._reads = sorted(instruments_of(cfg.features, inst[0]) | set(inst))
         self.hidden: np.ndarray | None = None
 
     @classmethod
@@ -276,8 +275,8 @@ class LearnedHedger(Agent):
         """The policy's outputs this step, ``[n, len(instruments)]`` (moves a GRU on)."""
         cfg = self.config
         horizon = cfg.horizon_days / cfg.year_days
-        ctx = _features.context_from_event(event, view, horizon, self._reads)
-        x = _features.stack(cfg.features, ctx, np, self._default)
+        ctx = context_from_event(event, view, horizon, self._reads)
+        x = stack(cfg.features, ctx, np, self._default)
         if isinstance(self.params, GRUParams):
             h = self.hidden
             if h is None or h.shape[0] != x.shape[0]:
@@ -321,5 +320,5 @@ def rule_trade(rule: str, instrument: str, event: MarketEvent, view: RiskSnapsho
     """
     q = event.quote(instrument)
     unit = view.hedge_greeks.get(instrument, {}).get(rule, getattr(q, rule))
-    safe = np.where(np.abs(unit) > _features.TINY, unit, np.inf)
+    safe = np.where(np.abs(unit) > TINY, unit, np.inf)
     return -getattr(view, rule) / safe
