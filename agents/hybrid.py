@@ -1,6 +1,6 @@
 """The hybrid: a model-based and a learned agent for the same risk, routed or blended.
 
-:class:`HybridHedger` holds two child agents -- ``model`` (e.g. the gamma band
+:class:`HybridHedger` holds two child agents -- ``model_based`` (e.g. the gamma band
 hedger, whose BSM greeks decay in a stressed world) and ``learned`` (e.g. a
 :class:`~agents.deep.LearnedHedger`) -- and one routing policy:
 
@@ -16,8 +16,10 @@ and the same view of the book), so the idle one keeps its state (a GRU's
 hidden state, a band's memory); only the routed (or blended) orders reach the
 manager, sent as the hybrid's, so its hard limits bind them as any agent's.
 The children run on the hybrid's schedule and latency (theirs must be left at
-the defaults); the hybrid runs in the cascade's gamma slot (subclass it to set
-another ``greek``). Its snapshot holds both children's and the alert state.
+the defaults) and see the book under the hybrid's pricing ``model`` (a child
+that names a model must name the same); the hybrid runs in the cascade's gamma
+slot (subclass it to set another ``greek``). Its snapshot holds both
+children's and the alert state.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pydantic import Field, model_validator
 from agents.base import Agent, AgentConfig, EveryStep
 from agents.delta import DeltaHedger
 from agents.gamma import GammaHedger
+from agents.models import BSMModel, PricingModel
 from agents.monitor import ALERT_METRIC, CLEAR_METRIC
 from agents.vega import VegaHedger
 from market.events import MarketEvent, Order, RiskSnapshot
@@ -78,13 +81,23 @@ class ChildSpec(StrictModel):
     cls: str = Field(min_length=1)
     config: dict[str, Any] = Field(default_factory=dict)
 
-    def validated(self) -> tuple[type[Agent], AgentConfig]:
-        """The class and its validated config."""
+    def validated(self, model: Any = None) -> tuple[type[Agent], AgentConfig]:
+        """The class and its validated config.
+
+        Args:
+            model: The hybrid's pricing model; a child naming another is refused.
+        """
         cls = resolve_child(self.cls)
         cfg = cls.Config.model_validate(self.config)
         if cfg.latency != 0.0 or cfg.schedule != EveryStep():
             raise ValueError(
                 f"child {self.cls!r}: set schedule and latency on the hybrid, not on its children"
+            )
+        own = getattr(cfg, "model", None)
+        if model is not None and own is not None and own != model:
+            raise ValueError(
+                f"child {self.cls!r} prices with {own.kind!r}, the hybrid with {model.kind!r}: "
+                "set the pricing model on the hybrid (its children see its view)"
             )
         return cls, cfg
 
@@ -93,24 +106,26 @@ class HybridConfig(AgentConfig):
     """Config of :class:`HybridHedger`.
 
     Attributes:
-        model: The model-based child.
+        model_based: The model-based child.
         learned: The learned child.
         route: ``"switch"`` (one child's orders trade) or ``"blend"``.
         w_calm: Blend weight of the learned child while no alert is on, in [0, 1].
         w_alert: Blend weight of the learned child while the alert is on, in [0, 1].
+        model: The pricing model of the view both children see (default BSM).
     """
 
-    model: ChildSpec
+    model_based: ChildSpec
     learned: ChildSpec
     route: Literal["switch", "blend"] = "switch"
     w_calm: float = Field(0.0, ge=0.0, le=1.0)
     w_alert: float = Field(1.0, ge=0.0, le=1.0)
+    model: PricingModel = BSMModel()
 
     @model_validator(mode="after")
     def _check(self) -> HybridConfig:
-        for label, child in (("model", self.model), ("learned", self.learned)):
+        for label, child in (("model_based", self.model_based), ("learned", self.learned)):
             try:
-                child.validated()
+                child.validated(self.model)
             except ValueError as exc:
                 first = " ".join(str(exc).split())
                 raise ValueError(f"{label}: {first}") from None
@@ -127,7 +142,7 @@ class HybridHedger(Agent):
     def __init__(self, name: str, config: AgentConfig | None = None, **kw: Any) -> None:
         super().__init__(name, config, **kw)
         self.children: dict[str, Agent] = {}
-        for label in ("model", "learned"):
+        for label in ("model_based", "learned"):
             cls, cfg = getattr(self.config, label).validated()
             self.children[label] = cls(f"{name}.{label}", cfg, rng=self.rng)
         self.alert = False
@@ -137,7 +152,7 @@ class HybridHedger(Agent):
         """Both children's checks (a learned child's checkpoint, for one)."""
         if not isinstance(config, HybridConfig):
             raise TypeError(f"{cls.__name__} needs a HybridConfig")
-        for label in ("model", "learned"):
+        for label in ("model_based", "learned"):
             child_cls, cfg = getattr(config, label).validated()
             try:
                 child_cls.check_scenario(cfg, family)
@@ -199,10 +214,10 @@ class HybridHedger(Agent):
         """The routed child's orders (switch), or the blend, as the hybrid's."""
         orders = self.child_orders(event, view)
         if self.config.route == "switch":
-            routed = orders["learned" if self.alert else "model"]
+            routed = orders["learned" if self.alert else "model_based"]
             return [self.order(o.instrument, o.qty) for o in routed]
         w = self.weight
-        model, learned = _by_instrument(orders["model"]), _by_instrument(orders["learned"])
+        model, learned = _by_instrument(orders["model_based"]), _by_instrument(orders["learned"])
         zero = np.zeros(event.n_paths)
         names = [*model, *(i for i in learned if i not in model)]
         return [

@@ -22,7 +22,7 @@ ALERT_AT, CLEAR_AT = 3, 7
 
 def hybrid_config(ckpt: Path, **kw: Any) -> dict[str, Any]:
     return {
-        "model": {"cls": "gamma", "config": {"instrument": "gamma_opt", "target": 0.0}},
+        "model_based": {"cls": "gamma", "config": {"instrument": "gamma_opt", "target": 0.0}},
         "learned": {"cls": "agents.deep.LearnedHedger", "config": learned_config(ckpt)},
         **kw,
     }
@@ -86,14 +86,14 @@ def test_switch_routes_to_the_learned_child_on_the_alert_and_back(ckpt: Path) ->
     for step, (orders, children, booked, _, on) in enumerate(rows):
         learned = ALERT_AT <= step < CLEAR_AT
         assert on is learned, step
-        routed = children["learned" if learned else "model"]
+        routed = children["learned" if learned else "model_based"]
         assert _bits(orders) == _bits(routed), step  # exact quantities of the routed child
         assert _bits(booked) == _bits(routed), step  # and that is what the manager booked
         assert all(o.sender == "hyb" for o in orders)
     # the children differ (else routing proves nothing): the learned one trades the
     # underlying too, the model one only the gamma option
     assert {o.instrument for o in rows[ALERT_AT][1]["learned"]} == {"gamma_opt", "underlying"}
-    assert {o.instrument for o in rows[0][1]["model"]} <= {"gamma_opt"}
+    assert {o.instrument for o in rows[0][1]["model_based"]} <= {"gamma_opt"}
     assert any(np.abs(o.qty).max() > 0 for o in rows[ALERT_AT][0] if o.instrument == "underlying")
     calm = [r for i, r in enumerate(rows) if not ALERT_AT <= i < CLEAR_AT]
     assert any(np.abs(o.qty).max() > 0 for r in calm for o in r[0])  # the model traded too
@@ -120,7 +120,7 @@ def test_blend_is_exactly_w_learned_plus_one_minus_w_model(ckpt: Path) -> None:
     for step, (orders, children, booked, _, on) in enumerate(rows):
         w = 0.8 if ALERT_AT <= step < CLEAR_AT else 0.25
         assert on is (w == 0.8)
-        model = {o.instrument: o.qty for o in children["model"]}
+        model = {o.instrument: o.qty for o in children["model_based"]}
         learned = {o.instrument: o.qty for o in children["learned"]}
         names = [*model, *(i for i in learned if i not in model)]
         want = [
@@ -129,7 +129,7 @@ def test_blend_is_exactly_w_learned_plus_one_minus_w_model(ckpt: Path) -> None:
         ]
         assert _bits(orders) == want, step
         assert _bits(booked) == want, step
-    assert any(np.abs(o.qty).max() > 0 for r in rows for o in r[1]["model"])  # both trade
+    assert any(np.abs(o.qty).max() > 0 for r in rows for o in r[1]["model_based"])  # both trade
 
 
 def test_other_alerts_do_not_switch(ckpt: Path) -> None:
@@ -159,12 +159,16 @@ def test_hybrid_snapshot_holds_both_children_and_the_alert(ckpt: Path) -> None:
 def test_bad_hybrid_configs_are_one_line(ckpt: Path, tmp_path: Path) -> None:
     base = hybrid_config(ckpt)
     cases = [
-        (base | {"model": {"cls": "nope"}}, "model: unknown agent class 'nope'"),
+        (base | {"model_based": {"cls": "nope"}}, "model_based: unknown agent class 'nope'"),
         (
-            base | {"model": {"cls": "delta", "config": {"latency": 1.0}}},
+            base | {"model_based": {"cls": "delta", "config": {"latency": 1.0}}},
             "set schedule and latency on the hybrid",
         ),
         (base | {"learned": {"cls": "agents.deep.LearnedHedger", "config": {}}}, "learned: "),
+        (
+            base | {"model_based": {"cls": "delta", "config": {"model": {"kind": "heston"}}}},
+            "prices with 'heston', the hybrid with 'bsm'",
+        ),
         (base | {"route": "vote"}, "route"),
         (base | {"w_calm": 1.5}, "w_calm"),
     ]
