@@ -82,3 +82,28 @@ def test_gru_and_hybrid_runs_have_the_same_bits_in_process_and_on_ray(tmp_path: 
     )
     local = _bits(run_local(sc))
     assert _bits(run_ray(sc, shards=2)) == local  # two shards: a GRU state per shard
+
+
+@pytest.mark.slow
+def test_model_risk_hybrid_configuration_runs_and_switches(tmp_path: Path) -> None:
+    """The scenario wiring: the hybrid trades the BSM delta hedger's orders until the
+    monitor's alert in the Heston world, then the learned policy's."""
+    from orchestration import apply_overrides
+    from scenarios import model_risk
+
+    base = apply_overrides(model_risk.SCENARIO, ["n_paths=64"])
+    ckpt = write_policy(
+        tmp_path / "mr.pt",
+        "gru",
+        features=model_risk.LEARNED["features"],
+        actions=model_risk.LEARNED["actions"],
+        family=base.family,
+        scale=0.3,
+    )
+    configs = {k: base.configs[k] for k in ("bsm_delta",)} | model_risk.learned_configs(ckpt)
+    sc = Scenario.model_validate(base.model_dump() | {"configs": configs})
+    h = _bits(run_local(sc))
+    assert len(set(h.values())) == 3  # the alert fires: the hybrid is neither child alone
+    quiet = apply_overrides(sc, ["configs.hybrid.manager.monitor.threshold=1e9"])
+    hq = _bits(run_local(quiet))
+    assert hq["hybrid"] == h["bsm_delta"]  # no alert: exactly the model-based hedger

@@ -365,3 +365,18 @@ def test_bad_learned_configs_are_refused_when_validated(tmp_path: Path) -> None:
         LearnedHedgerConfig.model_validate(
             base | {"actions": {"kind": "holdings", "instruments": ["a", "a"]}}
         )
+
+
+def test_an_unlisted_action_instrument_fails_at_the_first_step_in_one_line(tmp_path: Path) -> None:
+    from agents.base import AgentError
+
+    acts = {"kind": "holdings", "instruments": ["spx_opt"]}
+    feats = ["time_fraction", "holding:spx_opt"]
+    path = write_policy(tmp_path / "p.pt", "mlp", features=feats, actions=acts)
+    cfg = LearnedHedgerConfig.model_validate(
+        learned_config(path, "mlp", features=feats, actions=acts)
+    )
+    with pytest.raises(AgentError) as info:
+        _drive(LearnedHedger("l", cfg), steps=1)
+    msg = str(info.value)
+    assert "step 0" in msg and "'spx_opt' is not listed" in msg and "\n" not in msg
