@@ -229,16 +229,13 @@ def _check_meta(meta: dict[str, Any], name: str, spec: PolicySpec) -> None:
         raise CheckpointError(
             f"checkpoint {name} has no feature list (features = {features!r:.60})"
         )
-    default = spec.instruments[0] if spec.instruments else None
-    for f in features:
-        try:
-            parse(f, default)
-        except FeatureError as exc:
-            raise CheckpointError(f"checkpoint {name}: {_one_line(exc)}") from None
     if tuple(features) != spec.features:
+        default = spec.instruments[0] if spec.instruments else None
+        unknown = [f for f in features if not _known(f, default)]
+        why = f" (unknown feature {unknown[0]!r:.40})" if unknown else ""
         raise CheckpointError(
             f"checkpoint {name} features {features!r:.80} differ from this agent's "
-            f"{list(spec.features)!r:.80}"
+            f"{list(spec.features)!r:.80}{why}"
         )
     policy = meta.get("policy", "mlp")
     if policy not in POLICIES:
@@ -257,6 +254,14 @@ def _check_meta(meta: dict[str, Any], name: str, spec: PolicySpec) -> None:
         raise CheckpointError(f"checkpoint {name} has {layers} GRU layers; one is read")
     if not isinstance(meta.get("family"), dict):
         raise CheckpointError(f"checkpoint {name} does not record the scenario it was trained for")
+
+
+def _known(feature: str, default: str | None) -> bool:
+    try:
+        parse(feature, default)
+    except FeatureError:
+        return False
+    return True
 
 
 def _check_actions(actions: Any, name: str, spec: PolicySpec) -> None:
