@@ -26,8 +26,10 @@ from agents.base import (
     SpotMove,
 )
 from agents.book import BookFlow, BookKeeper, BookPosition
+from agents.deep import LearnedHedger, LearnedHedgerConfig
 from agents.delta import DeltaHedger, DeltaHedgerConfig
 from agents.gamma import GammaHedger, GammaHedgerConfig
+from agents.hybrid import ChildSpec, HybridConfig, HybridHedger
 from agents.manager import RiskManager
 from agents.manager_config import ConfigResult, ManagerConfig, cascade_order
 from agents.manager_spec import BUILTIN_MANAGERS, ManagerSpec, resolve_manager_class
@@ -74,6 +76,7 @@ __all__ = [
     "BookGreeks",
     "BookKeeper",
     "BookPosition",
+    "ChildSpec",
     "ConfigResult",
     "CostAwareAllocation",
     "CostAwarePolicy",
@@ -85,6 +88,10 @@ __all__ = [
     "EveryStep",
     "GammaHedger",
     "GammaHedgerConfig",
+    "HybridConfig",
+    "HybridHedger",
+    "LearnedHedger",
+    "LearnedHedgerConfig",
     "ManagerConfig",
     "ManagerSpec",
     "ModelMonitor",
