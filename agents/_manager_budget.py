@@ -194,6 +194,13 @@ class BudgetHooks:
         if switch is not None:
             self.models = {a: switch for a in self.cascade}
 
+    def on_alert_clear(self, alert: ModelAlert) -> None:
+        """Hook: the monitor's alert cleared this step (metric ``CLEAR_METRIC``).
+
+        Default: nothing (a switched pricing model stays switched; a
+        ``tighten`` action ends by itself when the alert is off).
+        """
+
     @property
     def book_greeks(self) -> dict[str, np.ndarray]:
         """The book's greeks as they stand (after the orders booked so far this step)."""

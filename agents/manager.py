@@ -44,7 +44,7 @@ from agents.base import AgentTurn
 from agents.book import BookFlow, BookKeeper, BookPosition
 from agents.manager_config import ConfigResult, ManagerConfig
 from agents.models import MODEL_GREEKS, BSMModel, PricingModel, model_greeks
-from agents.monitor import ModelMonitor
+from agents.monitor import CLEAR_METRIC, ModelMonitor
 from agents.policies import build_policy
 from agents.portfolio import OptionLine, Portfolio, QuoteMemo
 from market._rng import BlockRNG
@@ -213,7 +213,9 @@ class RiskManager(BudgetHooks, SeriesBuffer):
         alert = None
         if parts is not None and self.monitor is not None:
             alert = self.monitor.update(parts, market.step, market.time)
-            if alert is not None:
+            if alert is not None and alert.metric == CLEAR_METRIC:
+                self.on_alert_clear(alert)
+            elif alert is not None:
                 self.on_alert(alert)
         self._running = {"delta": g.delta, "gamma": g.gamma, "vega": g.vega, "theta": g.theta}
         self._model_greeks(market)
