@@ -31,6 +31,7 @@ NOT_RUN = {
     "gammaray record SCENARIO": "a template (SCENARIO, FILE): record runs in test_cli_replay",
     "gammaray replay run.grlog": "run.grlog is the reader's own custom-agent log (test_cli_replay)",
     "gammaray stress": "32 runs on Ray; tests/orchestration/test_stress_search.py runs it small",
+    "stress-delta/worst.py": "written by the stress command above; test_stress_search runs one",
     "--help": "prints help (tests/orchestration/test_cli_help.py walks every option)",
 }
 #: Placeholders in the prose, and what stands in for them when parsing.
