@@ -75,6 +75,7 @@ class DeviceSet:
     slot_close: list[Any]
     slot_payoff: list[Any]
     slot_greeks: list[dict[str, Any]]
+    strike: dict[str, Any]
     device: Any
 
 
@@ -100,6 +101,7 @@ def to_device(ts: TrainSet, device: str = "cpu") -> DeviceSet:
         slot_close=[t(s.close) for s in ts.slots],
         slot_payoff=[t(s.payoff) for s in ts.slots],
         slot_greeks=[{g: t(v) for g, v in s.greeks.items()} for s in ts.slots],
+        strike={k: t(v) for k, v in ts.strike.items()},
         device=device,
     )
 

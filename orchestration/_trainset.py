@@ -110,6 +110,9 @@ class TrainSet:
         book: Book greeks before hedges, ``delta``/``gamma``/``vega``/``theta``, ``[T + 1, n]``.
         bands: The manager's bands per greek, ``[T + 1, n]``.
         book_pnl: The unhedged book's terminal P&L, ``[n]``.
+        event_time: The surface's pending release time per step, years (``inf``: none), ``[T + 1]``.
+        strike: Instrument to its listed contract's strike, ``[T + 1, n]``.
+        expiry: Instrument to its listed contract's expiry per step, years, ``[T + 1]``.
         events: Scheduled announcements: ``(name, release time in years)``.
         year_days: Days per year.
         horizon: Run length, years.
@@ -132,6 +135,9 @@ class TrainSet:
     book: dict[str, np.ndarray]
     bands: dict[str, np.ndarray]
     book_pnl: np.ndarray
+    event_time: np.ndarray
+    strike: dict[str, np.ndarray]
+    expiry: dict[str, np.ndarray]
     events: list[tuple[str, float]]
     year_days: float
     horizon: float
@@ -216,6 +222,9 @@ def build_trainset(
     times, rate, div = np.zeros(T + 1), np.zeros(T + 1), np.zeros(T + 1)
     quotes = {k: {g: np.zeros(shape) for g in ("mid", "delta", "gamma", "vega")} for k in names}
     contracts: dict[str, list[str]] = {k: [] for k in names}
+    event_time = np.zeros(T + 1)
+    strike = {k: np.zeros(shape) for k in names}
+    expiry = {k: np.zeros(T + 1) for k in names}
     spread = {k: np.ones(T + 1) for k in names}
     book = {g: np.zeros(shape) for g in ("delta", "gamma", "vega", "theta")}
     bands = {g: np.zeros(shape) for g in ("delta", "gamma", "vega")}
@@ -252,6 +261,7 @@ def build_trainset(
                     events.append((a.name, a.event_time))
         times[step], rate[step], div[step] = ev.time, ev.rate, ev.div
         spot[step], atm[step] = ev.spot, ev.surface.atm
+        event_time[step] = ev.surface.event_time
         since = minutes_since_release(released, ev.time, scenario.year_days)
         listed = {q.instrument: q for q in ev.quotes}
         # What was held since the last step, valued now (before this step's roll).
@@ -286,6 +296,7 @@ def build_trainset(
             for g in ("mid", "delta", "gamma", "vega"):
                 quotes[inst][g][step] = getattr(q, g)
             contracts[inst].append(q.contract)
+            strike[inst][step], expiry[inst][step] = q.strike, q.expiry
             if since is not None:
                 spread[inst][step] = event_multiplier(costs[inst], since)
             if q.kind != "option":
@@ -343,6 +354,9 @@ def build_trainset(
         book=book,
         bands=bands,
         book_pnl=book_pnl,
+        event_time=event_time,
+        strike=strike,
+        expiry=expiry,
         events=events,
         year_days=scenario.year_days,
         horizon=scenario.days / scenario.year_days,
