@@ -76,6 +76,9 @@ class DeviceSet:
     slot_payoff: list[Any]
     slot_greeks: list[dict[str, Any]]
     strike: dict[str, Any]
+    kept: list[int]
+    kept_greeks: dict[str, Any]
+    kept_live: Any
     device: Any
 
 
@@ -88,8 +91,23 @@ def to_device(ts: TrainSet, device: str = "cpu") -> DeviceSet:
             return None
         return torch.from_numpy(np.ascontiguousarray(a)).to(device)
 
+    kept = [i for i, s in enumerate(ts.slots) if s.contract is not None]
+    T1 = ts.n_steps + 1
+    live = np.zeros((len(kept), T1, 1))
+    for j, i in enumerate(kept):
+        s = ts.slots[i]
+        live[j, s.first : s.expire if s.expire is not None else T1] = 1.0
+    kept_greeks = {
+        g: torch.from_numpy(np.stack([ts.slots[i].greeks[g] for i in kept]) * live).to(device)
+        if kept
+        else None
+        for g in ("delta", "gamma", "vega")
+    }
     return DeviceSet(
         ts=ts,
+        kept=kept,
+        kept_greeks=kept_greeks,
+        kept_live=live,
         spot=t(ts.spot),
         atm=t(ts.atm),
         quotes={k: {g: t(v) for g, v in q.items()} for k, q in ts.quotes.items()},
@@ -185,16 +203,17 @@ class Ledger:
     def greeks(self) -> dict[str, Any]:
         """The hedge's delta, gamma and vega at this step (after its roll), ``[n]`` each."""
         ts, ds, k = self.ds.ts, self.ds, self.step
+        import torch
+
         out = {"delta": self.stock, "gamma": self.stock * 0.0, "vega": self.stock * 0.0}
         for i, s in enumerate(ts.slots):
             if s.contract is None:
-                unit = {g: ds.quotes[s.instrument][g][k] for g in ("delta", "gamma", "vega")}
-            elif s.first <= k and (s.expire is None or k < s.expire):
-                unit = {g: ds.slot_greeks[i][g][k] for g in ("delta", "gamma", "vega")}
-            else:
-                continue
+                for g in out:
+                    out[g] = out[g] + self.held[i] * ds.quotes[s.instrument][g][k]
+        if ds.kept:
+            held = torch.stack([self.held[i] for i in ds.kept])
             for g in out:
-                out[g] = out[g] + self.held[i] * unit[g]
+                out[g] = out[g] + (held * ds.kept_greeks[g][:, k]).sum(0)
         return out
 
     def finish(self) -> Any:
