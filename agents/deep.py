@@ -45,8 +45,7 @@ from market.events import MarketEvent, Order, RiskSnapshot
 
 #: The state vector, in order (a checkpoint must name the same list).
 FEATURES = ("gamma_gap", "time_fraction", "vega_gap")
-#: Checkpoint format version (2: the meta records the scenario family; 3: policy kind,
-#: feature names, action spec and widths, written by the engine-event trainer).
+#: Checkpoint format version (2: the meta records the scenario family).
 CHECKPOINT_VERSION = 3
 #: Largest checkpoint file read, bytes (a policy is kilobytes).
 MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024
