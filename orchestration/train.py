@@ -254,6 +254,10 @@ def train(
     if policy not in ("mlp", "gru"):
         raise ScenarioError(f"--policy must be mlp or gru, got {policy!r}")
     dev = check_device(device)
+    if isinstance(layers, bool) or not isinstance(layers, int) or not 1 <= layers <= 16:
+        raise ScenarioError(f"--layers must be a whole number in [1, 16], got {layers!r}")
+    if not (isinstance(cost_penalty, int | float) and 0.0 <= cost_penalty <= 1e6):
+        raise ScenarioError(f"--cost-penalty must be a number in [0, 1e6], got {cost_penalty!r}")
     check_supported(scenario, insts)
     feats = list(features) if features is not None else list(LEGACY_FEATURES)
     default = next((i for i in insts if i != "underlying"), insts[0])

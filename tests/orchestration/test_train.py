@@ -13,7 +13,10 @@ from agents.deep import load_checkpoint
 from orchestration import AgentSpec, HedgeConfig, config_metrics, load_scenario, run_local
 from orchestration.cli import main
 from orchestration.config import ScenarioError
-from orchestration.train import precompute, rollout, save_checkpoint, train
+from orchestration._train_pnl import to_device
+from orchestration._train_policies import RuleActor, rollout
+from orchestration._trainset import build_trainset
+from orchestration.train import rule_cascade, save_checkpoint, train
 from scenarios.cao2023_gbm import MANAGER
 
 
@@ -72,17 +75,17 @@ def _objective_se(pnl: np.ndarray, c: float) -> float:
 
 
 def test_training_simulator_agrees_with_the_engine_for_the_rule() -> None:
-    sc = load_scenario("cao2023_gbm", ["n_paths=8000"])
-    pre = precompute(sc, 8000, seed=11, instrument="hedge_opt")
-    rule = rollout(pre, lambda x: torch.full((x.shape[0], 1), 60.0, dtype=x.dtype), "residual")
-    sim = float(-rule.mean() + 1.645 * rule.std(unbiased=False))
+    # The trainer's P&L is the engine's, not a closed form of it: the same paths
+    # (the engine's own events), the same rule, to 1e-9 on every path (was 5%).
+    sc = load_scenario("cao2023_gbm", ["n_paths=300"])
+    hc = sc.configs["delta_gamma"]
+    ds = to_device(build_trainset(sc, manager=hc.manager))
+    pnl, _ = rollout(ds, [RuleActor(g, i, t) for g, i, t in rule_cascade(hc)])
     res = run_local(sc)["delta_gamma"]
+    np.testing.assert_allclose(pnl.numpy(), res.pnl, rtol=1e-9)
+    sim = float(-pnl.mean() + 1.645 * pnl.std(unbiased=False))
     engine = config_metrics(res, 1.645)["mean_std_objective"]
-    # independent paths: the two estimates differ by Monte Carlo error only
-    # (~0.7% each here); allow 3 standard errors of the difference (2.8%).
-    se = np.hypot(_objective_se(rule.numpy(), 1.645), _objective_se(res.pnl, 1.645))
-    assert abs(sim - engine) < 3 * se, (sim, engine, se)
-    assert 3 * se < 0.03 * engine  # the bound is that tight, not loose
+    assert sim == pytest.approx(engine, rel=1e-9)
 
 
 def test_checkpoints_load_bit_for_bit_and_refuse_mismatches(trained, tmp_path: Path) -> None:
@@ -167,7 +170,9 @@ def test_train_cli_writes_a_checkpoint_and_refuses_unsupported_scenarios(tmp_pat
         == 0
     )
     assert load_checkpoint(out, "residual", "hedge_opt")["meta"]["epochs"] == 2
-    assert main(["train", "macro_gap", "--out", str(tmp_path / "x.pt"), "--epochs", "1"]) == 2
+    bad = ["train", "macro_gap", "--out", str(tmp_path / "x.pt"), "--epochs", "1"]
+    assert main([*bad, "--instrument", "nope"]) == 2
+    assert main([*bad, "--instruments", "gamma_opt", "--base", "nope"]) == 2
     assert not (tmp_path / "x.pt").exists()
     with pytest.raises(ScenarioError, match="objective"):
         train(load_scenario("cao2023_gbm"), paths=10, epochs=1, objective="max")
