@@ -11,11 +11,11 @@ import torch
 
 from agents.deep import load_checkpoint
 from orchestration import AgentSpec, HedgeConfig, config_metrics, load_scenario, run_local
-from orchestration.cli import main
-from orchestration.config import ScenarioError
 from orchestration._train_pnl import to_device
 from orchestration._train_policies import RuleActor, rollout
 from orchestration._trainset import build_trainset
+from orchestration.cli import main
+from orchestration.config import ScenarioError
 from orchestration.train import rule_cascade, save_checkpoint, train
 from scenarios.cao2023_gbm import MANAGER
 
