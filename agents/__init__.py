@@ -18,8 +18,10 @@ from agents.base import (
     SpotMove,
 )
 from agents.book import BookFlow, BookKeeper, BookPosition
+from agents.deep import LearnedHedger, LearnedHedgerConfig
 from agents.delta import DeltaHedger, DeltaHedgerConfig
 from agents.gamma import GammaHedger, GammaHedgerConfig
+from agents.hybrid import ChildSpec, HybridConfig, HybridHedger
 from agents.manager import RiskManager
 from agents.manager_config import ConfigResult, ManagerConfig, cascade_order
 from agents.monitor import ModelMonitor, MonitorConfig
@@ -45,6 +47,7 @@ __all__ = [
     "BookGreeks",
     "BookKeeper",
     "BookPosition",
+    "ChildSpec",
     "ConfigResult",
     "DeltaHedger",
     "DeltaHedgerConfig",
@@ -53,6 +56,10 @@ __all__ = [
     "EveryStep",
     "GammaHedger",
     "GammaHedgerConfig",
+    "HybridConfig",
+    "HybridHedger",
+    "LearnedHedger",
+    "LearnedHedgerConfig",
     "ManagerConfig",
     "ModelMonitor",
     "MonitorConfig",

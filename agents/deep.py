@@ -1,62 +1,91 @@
-"""Learned hedgers: a policy network trained on the simulator (deep hedging).
+"""Learned hedgers: policy networks trained on the simulator (deep hedging).
 
-Two agents share one small policy (an MLP) and one state vector per path:
+:class:`LearnedHedger` is the general learned agent: its config names the
+features (:mod:`agents._features`), the policy kind (``mlp`` or ``gru``, a
+recurrent policy whose hidden state is carried across steps and is part of
+:meth:`~agents.Agent.snapshot`) and the actions:
 
-* ``x0 = n / 100`` where ``n = -gamma_book / gamma_hedge`` is the number of
-  hedge options that would make the book gamma-neutral (in hundreds),
-* ``x1 = t / T`` the elapsed fraction of the horizon,
-* ``x2 = vega_book / (100 vega_hedge)`` the book's vega in hundreds of hedge
-  options.
+* ``holdings``: target holdings ``100 · f(x)_k`` units in each listed
+  instrument ``k`` of ``actions.instruments`` (the underlying and options);
+  the order is the target minus the book's current position;
+* ``fraction``: a learned fraction ``sigmoid(f(x))`` in ``[0, 1]`` of a rule's
+  trade in one instrument (the residual overlay; ``rule`` gamma, vega or delta:
+  the trade that makes the book's greek neutral);
+* ``trade``: a trade of ``100 · f(x)_k`` units (the legacy direct policy).
 
-:class:`ResidualHedger` — the hybrid a desk runs — trades ``a · n`` hedge
-options with ``a = sigmoid(f(x))`` in ``[0, 1]``: the delta-gamma rule's trade,
-scaled by a learned, bounded fraction (``a = 1`` is the rule). Under costs the
-right fraction depends on the state: a partial hedge when the gamma gap is
-small, more when it is large. :class:`DeepHedger` trades ``100 · f(x)`` hedge
-options directly (the model-free policy). Both are followed in the cascade by
-the delta hedger (stock, delta kept neutral), as in Buehler et al. (2019) and
-Cao et al. (2023).
+Orders go through the manager like any agent's, so its hard limits
+(``max_order``, ``hard_limit``) bind learned agents too.
+
+The legacy agents of version-2 policies stay: :class:`ResidualHedger` trades
+``a · n`` hedge options with ``a = sigmoid(f(x))`` and ``n = -gamma_book /
+gamma_hedge`` (the delta-gamma rule's trade times a learned fraction);
+:class:`DeepHedger` trades ``100 · f(x)`` hedge options. Their state is the
+three features ``gamma_gap``, ``time_fraction``, ``vega_gap``.
 
 Training (:mod:`orchestration.train`) differentiates the hedged P&L through
 simulated paths. Inference here runs the trained weights in numpy float64,
-with every product summed over the (small) feature axis explicitly: a path's
-action does not depend on which other paths share its batch, so sharded and
-unsharded runs give the same bits. No torch import is needed at inference;
-checkpoints are read with ``torch.load(weights_only=True)`` (no pickle code
-runs) and validated when the scenario is: a missing, empty, oversized or
-corrupt file, missing or ill-shaped layers, non-finite weights, another
-version, feature list, instrument or mode, or a policy trained for another
-scenario family (name, world, book) is refused in one line.
+with every product summed over the (small) feature axis explicitly
+(:mod:`agents._policy_nets`): a path's action does not depend on which other
+paths share its batch, so sharded and unsharded runs give the same bits. No
+torch import is needed at inference but to read the checkpoint, with
+``torch.load(weights_only=True)`` (no pickle code runs), validated when the
+scenario is (:mod:`agents._checkpoint`: every refusal is one line).
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from agents._checkpoint import (
+    ACTION_KINDS,
+    CHECKPOINT_VERSION,
+    GRU_TENSORS,
+    MAX_CHECKPOINT_BYTES,
+    MAX_LAYERS,
+    MAX_WEIGHT,
+    CheckpointError,
+    PolicySpec,
+    check_family,
+    describe_family,
+    load_checkpoint,
+)
+from agents._features import LEGACY_FEATURES, TINY, context_from_event, instruments_of, parse, stack
+from agents._policy_nets import GRUParams, gru_step, mlp_forward, mlp_outputs
 from agents.base import Agent, AgentConfig
 from market.events import MarketEvent, Order, RiskSnapshot
+from market.validation import StrictModel
 
-#: The state vector, in order (a checkpoint must name the same list).
-FEATURES = ("gamma_gap", "time_fraction", "vega_gap")
-#: Checkpoint format version (2: the meta records the scenario family).
-CHECKPOINT_VERSION = 3
-#: Largest checkpoint file read, bytes (a policy is kilobytes).
-MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024
-#: Most layers a policy may have.
-MAX_LAYERS = 64
-#: Largest weight magnitude of a trained policy.
-MAX_WEIGHT = 1e6
+#: The legacy agents' state vector, in order (a version-2 checkpoint names it).
+FEATURES = LEGACY_FEATURES
+#: Units per policy output of the ``holdings`` and ``trade`` actions.
+ACTION_SCALE = 100.0
 
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, corrupt, or for another set-up."""
+__all__ = [
+    "ACTION_KINDS",
+    "ACTION_SCALE",
+    "CHECKPOINT_VERSION",
+    "FEATURES",
+    "GRU_TENSORS",
+    "MAX_CHECKPOINT_BYTES",
+    "MAX_LAYERS",
+    "MAX_WEIGHT",
+    "ActionSpec",
+    "CheckpointError",
+    "DeepHedger",
+    "LearnedHedger",
+    "LearnedHedgerConfig",
+    "PolicySpec",
+    "ResidualHedger",
+    "check_family",
+    "describe_family",
+    "load_checkpoint",
+    "mlp_forward",
+    "state_vector",
+]
 
 
 def state_vector(
@@ -87,222 +116,8 @@ def state_vector(
     return x, needed
 
 
-def mlp_forward(params: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:
-    """The policy in numpy float64: tanh hidden layers, linear output, ``[n]``.
-
-    Each layer is ``sum_j x[:, j, None] * W[j]`` over the input axis, so a row's
-    result does not depend on the batch (no BLAS blocking).
-    """
-    h = x
-    for i, (w, b) in enumerate(params):
-        z = (h[:, :, None] * w[None, :, :]).sum(axis=1) + b
-        h = np.tanh(z) if i < len(params) - 1 else z
-    return h[:, 0]
-
-
-def load_checkpoint(
-    path: str | Path, mode: str, instrument: str, family: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """Read and validate a policy checkpoint.
-
-    Args:
-        path: The ``.pt`` file written by ``gammaray train``.
-        mode: ``"residual"`` or ``"direct"`` (the agent's).
-        instrument: The hedge instrument the agent trades.
-        family: The scenario family it is used with (see
-            :meth:`Agent.check_scenario`); None skips that check.
-
-    Returns:
-        ``{"params": [(W, b), ...], "meta": {...}}`` in float64 numpy.
-
-    Raises:
-        CheckpointError: Missing, not a file, too large, corrupt, without
-            layers, with ill-shaped or non-finite tensors, or for another
-            version, feature list, instrument, mode or scenario family (one
-            line that says which).
-    """
-    p = Path(path)
-    name = repr(str(p))
-    try:
-        if not p.exists():
-            raise CheckpointError(
-                f"checkpoint {name} does not exist (train one: gammaray train SCENARIO --out FILE)"
-            )
-        if not p.is_file():
-            raise CheckpointError(f"checkpoint {name} is not a file")
-        size = p.stat().st_size
-    except OSError as exc:
-        raise CheckpointError(f"checkpoint {name}: {exc.strerror or exc}") from None
-    if size == 0:
-        raise CheckpointError(f"checkpoint {name} is empty (0 bytes)")
-    if size > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(
-            f"checkpoint {name} is {size:,} bytes, more than a policy's {MAX_CHECKPOINT_BYTES:,}"
-        )
-    blob, meta = _read(p, name)
-    _check_meta(meta, name, mode, instrument)
-    params = _read_params(blob, int(meta["layers"]), name)
-    if family is not None:
-        check_family(meta, family, name)
-    return {"params": params, "meta": meta}
-
-
-def _one_line(exc: BaseException) -> str:
-    """The exception's first sentence, printable, on one line (at most 100 characters)."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
-    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    text = text.split(". ")[0]
-    return text if len(text) <= 100 else text[:97] + "..."
-
-
-def _read(p: Path, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The tensors and the meta of a checkpoint file (no pickle code runs)."""
-    import torch
-
-    try:
-        blob = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        # torch raises pickle.UnpicklingError for anything but tensors and plain data.
-        why = (
-            "it is not tensors and JSON only; nothing in it was run"
-            if type(exc).__name__ == "UnpicklingError"
-            else f"{type(exc).__name__}: {_one_line(exc)}"
-        )
-        raise CheckpointError(
-            f"checkpoint {name} is corrupt or not a gammaray policy ({why})"
-        ) from None
-    if not isinstance(blob, dict) or not isinstance(blob.get("meta"), str):
-        raise CheckpointError(f"checkpoint {name} is not a gammaray policy (no meta)")
-    try:
-        meta = json.loads(blob["meta"])
-    except (ValueError, RecursionError):
-        meta = None
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"checkpoint {name} has a corrupt meta (not a JSON object)")
-    return blob, meta
-
-
-def _check_meta(meta: dict[str, Any], name: str, mode: str, instrument: str) -> None:
-    if meta.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(
-            f"checkpoint {name} has version {meta.get('version')!r}, not {CHECKPOINT_VERSION} "
-            "(retrain it: gammaray train SCENARIO --out FILE)"
-        )
-    features = meta.get("features")
-    if not isinstance(features, list) or tuple(features) != FEATURES:
-        raise CheckpointError(
-            f"checkpoint {name} features {features!r:.80} differ from this agent's {list(FEATURES)}"
-        )
-    if meta.get("instrument") != instrument:
-        raise CheckpointError(
-            f"checkpoint {name} was trained for instrument {meta.get('instrument')!r:.40}, "
-            f"not {instrument!r}"
-        )
-    if meta.get("mode") != mode:
-        raise CheckpointError(
-            f"checkpoint {name} is a {meta.get('mode')!r:.40} policy, not {mode!r}"
-        )
-    layers = meta.get("layers")
-    if not isinstance(layers, int) or isinstance(layers, bool) or layers < 1:
-        raise CheckpointError(f"checkpoint {name} has no layers (layers = {layers!r:.40})")
-    if layers > MAX_LAYERS:
-        raise CheckpointError(f"checkpoint {name} has {layers} layers, more than {MAX_LAYERS}")
-    if not isinstance(meta.get("family"), dict):
-        raise CheckpointError(f"checkpoint {name} does not record the scenario it was trained for")
-
-
-def _read_params(
-    blob: dict[str, Any], layers: int, name: str
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The layers' ``(W [in, out], b [out])`` in float64, checked for shape and finiteness."""
-    import torch
-
-    params = []
-    width = len(FEATURES)
-    for i in range(layers):
-        w, b = blob.get(f"w{i}"), blob.get(f"b{i}")
-        if not isinstance(w, torch.Tensor) or not isinstance(b, torch.Tensor):
-            raise CheckpointError(f"checkpoint {name} lacks the tensors of layer {i} (w{i}, b{i})")
-        if not (w.is_floating_point() and b.is_floating_point()):
-            raise CheckpointError(f"checkpoint {name} layer {i} is not floating point")
-        last = i == layers - 1
-        out = w.shape[1] if w.dim() == 2 else 0
-        if (
-            w.dim() != 2
-            or w.shape[0] != width
-            or out < 1
-            or (last and out != 1)
-            or tuple(b.shape) != (out,)
-        ):
-            want = "1" if last else "n"
-            raise CheckpointError(
-                f"checkpoint {name} layer {i} has shapes w {list(w.shape)}, b {list(b.shape)}; "
-                f"expected w [{width}, {want}], b [{want}]"
-            )
-        try:
-            wn, bn = w.double().numpy().copy(), b.double().numpy().copy()
-        except Exception as exc:  # sparse, quantized or meta tensors
-            raise CheckpointError(
-                f"checkpoint {name} layer {i} is not a dense tensor ({_one_line(exc)})"
-            ) from None
-        for label, arr in ((f"w{i}", wn), (f"b{i}", bn)):
-            if not np.all(np.isfinite(arr)):
-                raise CheckpointError(f"checkpoint {name} has non-finite weights in {label}")
-            if arr.size and np.abs(arr).max() > MAX_WEIGHT:
-                raise CheckpointError(
-                    f"checkpoint {name} has weights above {MAX_WEIGHT:g} in {label}: "
-                    "not a trained policy"
-                )
-        params.append((wn, bn))
-        width = out
-    return params
-
-
-def check_family(meta: Mapping[str, Any], family: Mapping[str, Any], name: str = "") -> None:
-    """Refuse a checkpoint trained for another scenario family.
-
-    Args:
-        meta: The checkpoint's meta (its ``family`` as recorded by ``gammaray train``).
-        family: The family of the scenario it is used with.
-        name: The checkpoint's name in the message.
-
-    Raises:
-        CheckpointError: The families differ (the message says both).
-    """
-    trained = meta.get("family")
-    if trained == dict(family):
-        return
-    if not isinstance(trained, Mapping):
-        raise CheckpointError(f"checkpoint {name} does not record the scenario it was trained for")
-    diff = [k for k in sorted(set(trained) | set(family)) if trained.get(k) != family.get(k)]
-    raise CheckpointError(
-        f"checkpoint {name} was trained for {describe_family(trained)}; this is "
-        f"{describe_family(family)} (differs in {', '.join(diff)}; retrain: gammaray train)"
-    )
-
-
-def describe_family(family: Mapping[str, Any]) -> str:
-    """A scenario family in words: name, world and book (one line)."""
-
-    def opt(p: Any) -> str:
-        if not isinstance(p, Mapping):
-            return "?"
-        kind = "call" if p.get("is_call", True) else "put"
-        qty = f"{p['qty']:+g} " if isinstance(p.get("qty"), int | float) else ""
-        return f"{qty}{p.get('moneyness', '?')}x {p.get('expiry_days', '?')}d {kind}"
-
-    book = family.get("book")
-    positions = ", ".join(opt(p) for p in book) if isinstance(book, list) and book else "no book"
-    flow = family.get("flow")
-    text = (
-        f"scenario {str(family.get('scenario'))!r:.60} ({family.get('market')!s:.20} world, "
-        f"{positions:.120}"
-    )
-    return text + (", client flow)" if flow else ")")
-
-
 class LearnedConfig(AgentConfig):
-    """Config of a learned hedger.
+    """Config of a legacy learned hedger (:class:`ResidualHedger`, :class:`DeepHedger`).
 
     Attributes:
         checkpoint: Path of the trained policy (``gammaray train ... --out``).
@@ -368,3 +183,142 @@ class DeepHedger(_Learned):
 
     def _act(self, out: np.ndarray, needed: np.ndarray) -> np.ndarray:
         return 100.0 * out
+
+
+class ActionSpec(StrictModel):
+    """What a learned policy's outputs do.
+
+    Attributes:
+        kind: ``"holdings"`` (target units ``100 · f_k``), ``"fraction"`` (a
+            fraction ``sigmoid(f)`` of the ``rule``'s trade) or ``"trade"``
+            (``100 · f_k`` units traded).
+        instruments: Listed instruments, one policy output each (``fraction``: one).
+        rule: The greek the ``fraction`` rule neutralises.
+    """
+
+    kind: Literal["holdings", "fraction", "trade"] = "holdings"
+    instruments: tuple[str, ...] = Field(min_length=1)
+    rule: Literal["gamma", "vega", "delta"] = "gamma"
+
+    @model_validator(mode="after")
+    def _check(self) -> ActionSpec:
+        if len(set(self.instruments)) != len(self.instruments):
+            raise ValueError(f"actions.instruments repeats a name: {list(self.instruments)}")
+        if self.kind == "fraction" and len(self.instruments) != 1:
+            raise ValueError("a fraction action scales one rule's trade: name one instrument")
+        return self
+
+
+class LearnedHedgerConfig(AgentConfig):
+    """Config of :class:`LearnedHedger`.
+
+    Attributes:
+        checkpoint: Path of the trained policy (``gammaray train ... --out``).
+        policy: ``"mlp"`` or ``"gru"`` (the checkpoint must be one).
+        features: Feature names (:mod:`agents._features`), in input order; a
+            bare per-instrument name means the first action instrument.
+        actions: What the outputs do (:class:`ActionSpec`).
+        horizon_days: The horizon the time features are fractions of, days.
+        year_days: Days per year of the scenario.
+    """
+
+    checkpoint: str = Field(min_length=1)
+    policy: Literal["mlp", "gru"] = "mlp"
+    features: tuple[str, ...] = Field(min_length=1)
+    actions: ActionSpec
+    horizon_days: float = Field(30.0, gt=0.0, le=36_525.0)
+    year_days: float = Field(365.0, ge=1.0, le=366.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> LearnedHedgerConfig:
+        for f in self.features:
+            parse(f, self.actions.instruments[0])
+        return self
+
+    @property
+    def spec(self) -> PolicySpec:
+        """The checkpoint this config expects."""
+        a = self.actions
+        return PolicySpec(self.policy, self.features, a.kind, a.instruments, a.rule)
+
+
+class LearnedHedger(Agent):
+    """A learned policy over declared features, acting by a declared action spec.
+
+    Runs in the cascade's gamma slot (before a delta hedger, which then
+    neutralises what it leaves). A GRU policy's hidden state (``[n, H]``,
+    zeros at the start) moves on at every step the agent is called and is in
+    :meth:`snapshot`.
+    """
+
+    Config: ClassVar[type[AgentConfig]] = LearnedHedgerConfig
+    greek: ClassVar[str | None] = "gamma"
+    config: LearnedHedgerConfig
+
+    def __init__(self, name: str, config: AgentConfig | None = None, **kw: Any) -> None:
+        super().__init__(name, config, **kw)
+        cfg = self.config
+        self.params = load_checkpoint(cfg.checkpoint, cfg.spec)["params"]
+        inst = cfg.actions.instruments
+        self._default = inst[0]
+        self._reads = sorted(instruments_of(cfg.features, inst[0]) | set(inst))
+        self.hidden: np.ndarray | None = None
+
+    @classmethod
+    def check_scenario(cls, config: AgentConfig, family: Mapping[str, Any]) -> None:
+        """Load the checkpoint: valid, this config's spec, trained for this scenario's family."""
+        if not isinstance(config, LearnedHedgerConfig):
+            raise TypeError(f"{cls.__name__} needs a LearnedHedgerConfig")
+        load_checkpoint(config.checkpoint, config.spec, family=family)
+
+    def policy_outputs(self, event: MarketEvent, view: RiskSnapshot) -> np.ndarray:
+        """The policy's outputs this step, ``[n, len(instruments)]`` (moves a GRU on)."""
+        cfg = self.config
+        horizon = cfg.horizon_days / cfg.year_days
+        ctx = context_from_event(event, view, horizon, self._reads)
+        x = stack(cfg.features, ctx, np, self._default)
+        if isinstance(self.params, GRUParams):
+            h = self.hidden
+            if h is None or h.shape[0] != x.shape[0]:
+                h = np.zeros((x.shape[0], self.params.hidden))
+            out, self.hidden = gru_step(self.params, x, h)
+            return out
+        return mlp_outputs(self.params, x)
+
+    def on_market(self, event: MarketEvent, view: RiskSnapshot) -> list[Order]:
+        """Trade each action instrument by the policy's output."""
+        out = self.policy_outputs(event, view)
+        a = self.config.actions
+        orders = []
+        for k, inst in enumerate(a.instruments):
+            f = out[:, k]
+            if a.kind == "holdings":
+                held = view.positions.get(inst)
+                qty = ACTION_SCALE * f - (0.0 if held is None else held)
+            elif a.kind == "trade":
+                qty = ACTION_SCALE * f
+            else:
+                qty = rule_trade(a.rule, inst, event, view) / (1.0 + np.exp(-f))
+            orders.append(self.order(inst, np.where(np.isfinite(qty), qty, 0.0)))
+        return orders
+
+    def snapshot(self) -> dict[str, Any]:
+        """The GRU's hidden state (None before the first step, and for an MLP)."""
+        return {"hidden": None if self.hidden is None else self.hidden.copy()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`snapshot`."""
+        h = state["hidden"]
+        self.hidden = None if h is None else np.array(h, dtype=np.float64)
+
+
+def rule_trade(rule: str, instrument: str, event: MarketEvent, view: RiskSnapshot) -> np.ndarray:
+    """Units of ``instrument`` that make the book's ``rule`` greek neutral, ``[n]``.
+
+    The per-unit greek is the agent's model's (``view.hedge_greeks``), else the
+    quote's; a per-unit greek below 1e-12 in size gives 0 (no trade).
+    """
+    q = event.quote(instrument)
+    unit = view.hedge_greeks.get(instrument, {}).get(rule, getattr(q, rule))
+    safe = np.where(np.abs(unit) > TINY, unit, np.inf)
+    return -getattr(view, rule) / safe

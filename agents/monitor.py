@@ -8,8 +8,10 @@ monitor keeps the last ``window`` steps and computes::
 
     ratio = RMS(unexplained) / RMS(explained)        (over paths and the window)
 
-and raises a :class:`~market.events.ModelAlert` when the ratio crosses
-``threshold`` (once, until it falls back below ``threshold * rearm``). The
+and raises a :class:`~market.events.ModelAlert` (metric :data:`ALERT_METRIC`)
+when the ratio crosses ``threshold`` (once, until it falls back below
+``threshold * rearm``; then it sends one with metric :data:`CLEAR_METRIC`, so
+an agent can undo what it did on the alert, e.g. the hybrid). The
 manager reacts as configured: ``tighten`` scales every greek's band by
 ``tighten_scale`` while the alert is on (less model risk kept on the book);
 ``switch_model`` moves every agent's view (book and hedge greeks) to another
@@ -28,6 +30,11 @@ from pydantic import Field
 from agents.models import PricingModel
 from market.events import ModelAlert
 from market.validation import StrictModel
+
+#: The metric of the model-decay alert.
+ALERT_METRIC = "unexplained_ratio"
+#: The metric of the notice that the alert cleared (the ratio fell below ``threshold * rearm``).
+CLEAR_METRIC = "unexplained_ratio_cleared"
 
 
 class MonitorConfig(StrictModel):
@@ -67,7 +74,7 @@ class ModelMonitor:
         self.ratio = 0.0
 
     def update(self, parts: dict[str, np.ndarray], step: int, time: float) -> ModelAlert | None:
-        """Add one step's attribution; return an alert when the ratio crosses.
+        """Add one step's attribution; return an alert when the ratio crosses, or clears.
 
         Args:
             parts: The step's attribution buckets per path (``[n]`` each).
@@ -82,9 +89,12 @@ class ModelMonitor:
         cfg = self.config
         if not self.active and self.ratio > cfg.threshold:
             self.active = True
-            return ModelAlert(step, "manager", time, "unexplained_ratio", self.ratio, cfg.threshold)
+            return ModelAlert(step, "manager", time, ALERT_METRIC, self.ratio, cfg.threshold)
         if self.active and self.ratio < cfg.threshold * cfg.rearm:
             self.active = False
+            return ModelAlert(
+                step, "manager", time, CLEAR_METRIC, self.ratio, cfg.threshold * cfg.rearm
+            )
         return None
 
     def snapshot(self) -> dict[str, object]:

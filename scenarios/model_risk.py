@@ -7,6 +7,13 @@ implied vols; ``true_delta`` hedges with the world's own model and
 parameters. The world quotes options at its own model's prices, so the BSM
 hedger meets a smile its model does not have. ``unhedged`` is the book alone.
 
+With a trained policy at ``models/model_risk_hybrid.pt`` (relative to the
+working directory; train it on this scenario with :data:`LEARNED` as its
+feature, policy and action spec) two more configurations run: ``learned``
+(the policy alone) and ``hybrid`` (:class:`agents.hybrid.HybridHedger`: the
+BSM delta hedger until the manager's model-decay monitor alerts, the learned
+policy while the alert is on, see :func:`learned_configs`).
+
 ``gammaray run scenarios/model_risk.py`` runs the Heston world (``SCENARIO``);
 ``python scenarios/model_risk.py`` runs both worlds and prints the gap between
 the BSM and true-model hedgers (P&L std, CVaR95 and the unexplained P&L).
@@ -15,6 +22,8 @@ the BSM and true-model hedgers (P&L std, CVaR95 and the unexplained P&L).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Any
 
 from agents import BookPosition, ManagerConfig, MonitorConfig
 from market import MarketConfig
@@ -41,6 +50,53 @@ def _configs(true_model: dict) -> dict[str, HedgeConfig]:
     }
 
 
+#: The learned policy the ``learned`` and ``hybrid`` configurations run (the checkpoint
+#: must be trained with these features, this policy kind and these actions).
+LEARNED: dict[str, Any] = {
+    "policy": "gru",
+    "features": [
+        "book_delta",
+        "book_gamma",
+        "book_vega",
+        "holding:underlying",
+        "atm_vol",
+        "time_fraction",
+    ],
+    "actions": {"kind": "holdings", "instruments": ["underlying"]},
+    "horizon_days": 20.0,
+}
+#: The hybrid's manager: its monitor alerts at a ratio of 0.2 (the BSM hedger's
+#: unexplained/explained ratio climbs from about 0.15 to 0.24 in this Heston world as
+#: the book nears expiry; 0.5, the rule configurations' threshold, is never reached).
+HYBRID_MANAGER = MANAGER.model_copy(update={"monitor": MonitorConfig(window=5, threshold=0.2)})
+#: Where the ``learned`` and ``hybrid`` configurations look for their policy.
+HYBRID_CHECKPOINT = Path("models/model_risk_hybrid.pt")
+
+
+def learned_configs(checkpoint: str | Path) -> dict[str, HedgeConfig]:
+    """The ``learned`` and ``hybrid`` configurations over a trained policy.
+
+    Args:
+        checkpoint: A version-3 checkpoint trained for this scenario with :data:`LEARNED`.
+    """
+    learned = {"checkpoint": str(checkpoint), **LEARNED}
+    hybrid = {
+        "model_based": {"cls": "delta"},
+        "learned": {"cls": "agents.deep.LearnedHedger", "config": learned},
+        "route": "switch",
+    }
+    return {
+        "learned": HedgeConfig(
+            agents=(AgentSpec(cls="agents.deep.LearnedHedger", name="delta", config=learned),),
+            manager=MANAGER,
+        ),
+        "hybrid": HedgeConfig(
+            agents=(AgentSpec(cls="agents.hybrid.HybridHedger", name="delta", config=hybrid),),
+            manager=HYBRID_MANAGER,
+        ),
+    }
+
+
 BOOK = (
     BookPosition(is_call=True, moneyness=1.0, expiry_days=30.0, qty=-100.0),
     BookPosition(is_call=False, moneyness=0.9, expiry_days=30.0, qty=100.0),
@@ -58,10 +114,16 @@ SCENARIO = Scenario(
     book=BOOK,
     configs=_configs({"kind": "heston", **HESTON.model_dump(exclude={"v0"})}),
 )
+_BASE = SCENARIO
+if HYBRID_CHECKPOINT.is_file():
+    SCENARIO = Scenario.model_validate(
+        SCENARIO.model_dump() | {"configs": SCENARIO.configs | learned_configs(HYBRID_CHECKPOINT)}
+    )
 
-#: The same book and hedgers in a Merton jump world.
+#: The same book and rule hedgers in a Merton jump world (a policy trained in the
+#: Heston world is for that world's family only).
 JUMP_SCENARIO = apply_overrides(
-    SCENARIO,
+    _BASE,
     [
         "name=model_risk_jumps",
         'market.kind="merton"',

@@ -98,8 +98,9 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     put("pickle_payload", None, "is corrupt or not a gammaray policy")
     save(_Payload(tmp_path / "side_effect.txt"), cases["pickle_payload"][0])
     for name, meta, needle in [
-        ("wrong_version", {"version": 1}, "has version 1, not 2"),
-        ("wrong_features", {"features": ["spot"]}, "features ['spot'] differ"),
+        ("wrong_version", {"version": 1}, "has version 1, not 3"),
+        ("unknown_feature", {"features": ["spot"]}, "unknown feature 'spot'"),
+        ("wrong_features", {"features": ["time_fraction"]}, "features ['time_fraction'] differ"),
         ("wrong_instrument", {"instrument": "spx_opt"}, "instrument 'spx_opt', not 'hedge_opt'"),
         ("wrong_mode", {"mode": "direct"}, "is a 'direct' policy, not 'residual'"),
         ("no_layers", {"layers": 0}, "has no layers"),
@@ -137,7 +138,7 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 
 def test_every_bad_checkpoint_is_one_line_that_says_which(tmp_path: Path) -> None:
     cases = _bad_files(tmp_path)
-    assert len(cases) == 20
+    assert len(cases) == 21
     for name, (path, needle) in cases.items():
         with pytest.raises(CheckpointError) as info:
             load_checkpoint(path, "residual", "hedge_opt", FAMILY)
@@ -168,10 +169,10 @@ def test_a_checkpoint_for_another_scenario_family_is_refused(tmp_path: Path) -> 
 
 
 def test_an_oversized_file_is_refused_before_it_is_read(tmp_path: Path, monkeypatch) -> None:
-    import agents.deep
+    import agents._checkpoint
 
     path = save(policy_blob(), tmp_path / "p.pt")
-    monkeypatch.setattr(agents.deep, "MAX_CHECKPOINT_BYTES", 100)
+    monkeypatch.setattr(agents._checkpoint, "MAX_CHECKPOINT_BYTES", 100)
     monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("read an oversized file"))
     with pytest.raises(CheckpointError, match=r"bytes, more than a policy's 100"):
         load_checkpoint(path, "residual", "hedge_opt")

@@ -31,7 +31,8 @@ def test_monitor_latches_and_rearms() -> None:
     alert = mon.update({**small, "unexplained": np.full(4, 2.0)}, 2, 0.1)
     assert alert is not None and alert.metric == "unexplained_ratio" and alert.value == 2.0
     assert mon.update({**small, "unexplained": np.full(4, 2.0)}, 3, 0.2) is None  # latched
-    assert mon.update({**small, "unexplained": np.full(4, 0.1)}, 4, 0.3) is None
+    cleared = mon.update({**small, "unexplained": np.full(4, 0.1)}, 4, 0.3)
+    assert cleared is not None and cleared.metric == "unexplained_ratio_cleared"
     assert not mon.active
 
 
