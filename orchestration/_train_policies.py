@@ -10,18 +10,17 @@ step's orders are netted per instrument and filled by the
 
 * :class:`RuleActor` -- a built-in band hedger (delta, gamma or vega): the
   engine's own :func:`agents._band.band_trade`, called with torch tensors;
-* :class:`LearnedActor` -- a policy network (:class:`MLP` or :class:`GRU`,
-  hidden state carried across steps) over named features of
-  :mod:`agents._features` (the same formulas the agent computes at
-  inference), acting by an :class:`ActionSpec`: target holdings in listed
-  instruments, or a fraction in ``[0, 1]`` of a band rule's trade per
-  instrument (the residual overlay; instruments in order, each rule trade
-  computed on the agent's view after its own earlier trades).
+* :class:`LearnedActor` -- a policy network (MLP or GRU, hidden state
+  carried across steps) over named features of :mod:`agents._features` (the
+  formulas :class:`agents.deep.LearnedHedger` computes at inference), acting
+  as that agent does (:class:`ActionSpec`): target holdings or trades in
+  listed instruments, or a fraction in ``[0, 1]`` of the trade that makes one
+  greek of the book neutral (the residual overlay).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from agents import _features
@@ -35,30 +34,31 @@ GREEKS3 = ("delta", "gamma", "vega")
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """What a learned policy's outputs mean.
+    """What a learned policy's outputs mean (the agent's, :class:`agents.deep.ActionSpec`).
 
     Attributes:
-        kind: ``"holdings"`` (output ``i`` times ``scale[i]`` is the target
-            position in instrument ``i``) or ``"fraction"`` (``sigmoid(output
-            i)`` of the band rule's trade in instrument ``i``).
+        kind: ``"holdings"`` (``100 f_i`` is the target position in instrument
+            ``i``), ``"trade"`` (``100 f_i`` units traded) or ``"fraction"``
+            (``sigmoid(f)`` of the ``rule`` trade that makes the book's greek
+            neutral, in one instrument).
         instruments: The instruments it trades, in order.
-        rules: For ``fraction``: instrument to ``(greek, target)`` of its band rule.
-        scale: For ``holdings``: units per unit of output, per instrument.
+        rule: For ``fraction``: the greek its rule neutralises.
     """
 
     kind: str
     instruments: tuple[str, ...]
-    rules: dict[str, tuple[str, float]] = field(default_factory=dict)
-    scale: dict[str, float] = field(default_factory=dict)
+    rule: str = "gamma"
 
     def to_json(self) -> dict[str, Any]:
         """The checkpoint's ``actions`` entry."""
         out: dict[str, Any] = {"kind": self.kind, "instruments": list(self.instruments)}
         if self.kind == "fraction":
-            out["rules"] = {k: {"greek": g, "target": t} for k, (g, t) in self.rules.items()}
-        else:
-            out["scale"] = dict(self.scale)
+            out["rule"] = self.rule
         return out
+
+
+#: Units per policy output of the ``holdings`` and ``trade`` actions (the agent's).
+ACTION_SCALE = 100.0
 
 
 def make_net(policy: str, n_in: int, n_out: int, hidden: int, layers: int) -> Any:
@@ -187,19 +187,16 @@ class LearnedActor:
         x = _features.stack(self.features, ctx, torch, self.default)
         out, self.h = self.net(self.norm(x), self.h)
         orders = []
-        if self.spec.kind == "holdings":
-            for j, inst in enumerate(self.spec.instruments):
-                target = self.spec.scale[inst] * out[:, j]
-                orders.append((inst, target - led.position(inst)))
-            return orders
-        local = dict(view)
         for j, inst in enumerate(self.spec.instruments):
-            greek, target = self.spec.rules[inst]
-            q = ds.quotes[inst]
-            rule = band_trade(local[greek], ds.bands[greek][k], q[greek][k], target, XP)
-            qty = torch.sigmoid(out[:, j]) * rule
-            for g in GREEKS3:
-                local[g] = local[g] + qty * q[g][k]
+            f = out[:, j]
+            if self.spec.kind == "holdings":
+                qty = ACTION_SCALE * f - led.position(inst)
+            elif self.spec.kind == "trade":
+                qty = ACTION_SCALE * f
+            else:
+                unit = ds.quotes[inst][self.spec.rule][k]
+                safe = torch.where(torch.abs(unit) > _features.TINY, unit, torch.inf)
+                qty = torch.sigmoid(f) * (-view[self.spec.rule] / safe)
             orders.append((inst, qty))
         return orders
 

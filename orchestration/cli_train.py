@@ -89,6 +89,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 base=args.base,
                 cost_penalty=args.cost_penalty,
                 device=device,
+                action=args.action,
+                rule=args.rule,
             )
     except TrainingDiverged as exc:
         print(f"gammaray: train failed: {exc}", file=sys.stderr)
@@ -122,6 +124,12 @@ def register(sub: Any) -> dict[str, Any]:
         default="residual",
         help="residual: a fraction of the replaced band rules' trades; direct: target holdings",
     )
+    p.add_argument(
+        "--action",
+        choices=("holdings", "fraction", "trade"),
+        help="what the outputs do (default: fraction for residual, trade for direct)",
+    )
+    p.add_argument("--rule", choices=("delta", "gamma", "vega"), help="greek a fraction scales")
     p.add_argument("--policy", choices=("mlp", "gru"), default="mlp")
     p.add_argument("--features", help="comma-separated feature names (agents._features)")
     p.add_argument("--base", help="configuration whose band hedgers it replaces")

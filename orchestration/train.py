@@ -10,11 +10,13 @@ minimised with Adam (Buehler et al. 2019): mean-std ``E[loss] + c std``,
 CVaR at a tail fraction, entropic risk, or ``cost_penalised`` (mean-std plus
 ``cost_penalty`` times the mean trading cost). Seeded and reproducible.
 
-The learned agent takes the place, in a *base* configuration's cascade, of
-the rule agents trading its instruments; the other rule agents of that
+The learned agent (:class:`agents.deep.LearnedHedger` at inference) takes
+the place, in a *base* configuration's cascade, of the rule agents trading
+its instruments, in the cascade's gamma slot; the other rule agents of that
 configuration run around it (the Cao et al. set-up: a learned option hedge,
 then the delta hedger). Its actions (:class:`~orchestration._train_policies.ActionSpec`)
-are target holdings or fractions of the replaced band rules' trades.
+are target holdings, trades, or a fraction of the trade that neutralises
+one greek of the book.
 
 The checkpoint (version 3) is ``torch.save`` of tensors and one JSON string,
 written atomically and read with ``torch.load(weights_only=True)``: ``mlp``
@@ -220,14 +222,16 @@ def train(
     cost_penalty: float = 1.0,
     device: str = "cpu",
     lr: float = 0.01,
+    action: str | None = None,
+    rule: str | None = None,
 ) -> tuple[dict[str, Any], list[float]]:
     """Train a policy on the scenario's market; return the checkpoint blob and losses.
 
     Args:
         scenario: Any scenario (see :func:`check_supported`).
         instrument: The instrument it trades when ``instruments`` is None.
-        mode: ``"residual"`` (a fraction of the replaced band rules' trades)
-            or ``"direct"`` (target holdings, 100 units per unit of output).
+        mode: ``"residual"`` (action ``fraction``) or ``"direct"`` (action
+            ``trade``), when ``action`` is None (the legacy agents' modes).
         paths: Training paths (one full batch).
         epochs: Adam steps.
         seed: Seeds the market paths (``seed``; the scenario's own seed is for
@@ -246,6 +250,10 @@ def train(
         cost_penalty: Weight of the mean cost in ``cost_penalised``.
         device: ``cpu``, ``cuda`` or ``auto``.
         lr: Adam's learning rate.
+        action: ``holdings``, ``fraction`` or ``trade`` (see
+            :class:`~orchestration._train_policies.ActionSpec`).
+        rule: The greek a ``fraction`` action neutralises (default: that of the
+            base's hedger of the instrument).
     """
     import torch
 
@@ -260,7 +268,7 @@ def train(
         raise ScenarioError(f"--cost-penalty must be a number in [0, 1e6], got {cost_penalty!r}")
     check_supported(scenario, insts)
     feats = list(features) if features is not None else list(LEGACY_FEATURES)
-    default = next((i for i in insts if i != "underlying"), insts[0])
+    default = insts[0]  # a bare per-instrument feature means the first action instrument
     try:
         for f in feats:
             _features.parse(f, default)
@@ -274,20 +282,18 @@ def train(
             "not apply (max_order it does): drop it or train on another --base"
         )
     rules = rule_cascade(hc)
-    kind = "fraction" if mode == "residual" else "holdings"
-    replaced = {r[1]: (r[0], r[2]) for r in rules if r[1] in insts}
-    if kind == "fraction" and set(replaced) != set(insts):
-        missing = sorted(set(insts) - set(replaced))
-        raise ScenarioError(
-            f"train: configuration {bname!r} has no band hedger trading {', '.join(missing)} "
-            "(a residual policy scales those rules' trades)"
-        )
-    spec = ActionSpec(
-        kind,
-        insts,
-        rules=replaced if kind == "fraction" else {},
-        scale={} if kind == "fraction" else dict.fromkeys(insts, 100.0),
-    )
+    kind = action if action is not None else ("fraction" if mode == "residual" else "trade")
+    if kind not in ("holdings", "fraction", "trade"):
+        raise ScenarioError(f"--action must be holdings, fraction or trade, got {kind!r}")
+    replaced = {r[1]: r[0] for r in rules if r[1] in insts}
+    greek = rule
+    if kind == "fraction":
+        if len(insts) != 1:
+            raise ScenarioError("a fraction action scales one rule's trade: name one instrument")
+        greek = rule or replaced.get(insts[0]) or "gamma"
+        if greek not in RULE_GREEKS:
+            raise ScenarioError(f"--rule must be delta, gamma or vega, got {greek!r}")
+    spec = ActionSpec(kind, insts, greek or "gamma")
     ts = build_trainset(scenario, paths, seed, manager=hc.manager)
     ds = to_device(ts, dev)
     torch.manual_seed(seed)
@@ -297,17 +303,13 @@ def train(
         head = net.linears()[-1] if policy == "mlp" else net.head
         torch.nn.init.constant_(head.bias, 2.0)  # start near the rule (sigmoid(2) = 0.88)
     actor = LearnedActor(net, feats, spec, default)
-    cascade: list[Any] = []
-    placed = False
-    for greek, inst, target in rules:
-        if inst in insts:
-            if not placed:
-                cascade.append(actor)
-                placed = True
-            continue
-        cascade.append(RuleActor(greek, inst, target))
-    if not placed:
-        cascade.insert(0, actor)
+    # The learned agent runs in the cascade's gamma slot (agents.deep.LearnedHedger.greek)
+    # among the base configuration's band hedgers that trade other instruments.
+    from agents.manager_config import cascade_order
+
+    kept = {f"rule{j}": r for j, r in enumerate(rules) if r[1] not in insts}
+    order = cascade_order([*((n, r[0]) for n, r in kept.items()), ("learned", "gamma")])
+    cascade: list[Any] = [actor if n == "learned" else RuleActor(*kept[n]) for n in order]
     risk = objective_fn(objective, lvl, cost_penalty)
     with torch.no_grad():  # the features' centre and scale, on the initial policy's paths
         rollout(ds, cascade)
@@ -350,7 +352,7 @@ def train(
             "hidden": hidden,
             "layers": n_layers + 1 if policy == "mlp" else 1,
             "instrument": default,
-            "mode": mode,
+            "mode": {"fraction": "residual", "trade": "direct"}.get(kind, "holdings"),
             "base": bname,
             "horizon_days": scenario.days,
             "objective": objective,

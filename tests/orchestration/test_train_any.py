@@ -45,7 +45,7 @@ def test_a_gru_checkpoint_names_torchs_tensors_and_the_contract_meta(tmp_path: P
     sc = load_scenario("macro_gap", ["days=12"])
     blob, losses = train(
         sc,
-        mode="direct",
+        action="holdings",
         instruments=("gamma_opt", "underlying"),
         policy="gru",
         features=FEATS,
@@ -72,7 +72,6 @@ def test_a_gru_checkpoint_names_torchs_tensors_and_the_contract_meta(tmp_path: P
     assert meta["actions"] == {
         "kind": "holdings",
         "instruments": ["gamma_opt", "underlying"],
-        "scale": {"gamma_opt": 100.0, "underlying": 100.0},
     }
     assert meta["family"] == sc.family
     save_checkpoint(blob, tmp_path / "g.pt")
@@ -96,15 +95,17 @@ def test_the_folded_normalisation_gives_the_trained_networks_outputs() -> None:
     tr._fold = spy
     try:
         blob, _ = train(
-            sc, instruments=("gamma_opt", "vega_opt"), features=FEATS, paths=64, epochs=2
+            sc,
+            instruments=("gamma_opt", "vega_opt"),
+            action="trade",
+            features=FEATS,
+            paths=64,
+            epochs=2,
         )
     finally:
         tr._fold = real
     meta = json.loads(blob["meta"])
-    assert meta["actions"]["rules"] == {
-        "gamma_opt": {"greek": "gamma", "target": 0.8},
-        "vega_opt": {"greek": "vega", "target": 0.8},
-    }
+    assert meta["actions"] == {"kind": "trade", "instruments": ["gamma_opt", "vega_opt"]}
     params = [(blob[f"w{i}"].numpy(), blob[f"b{i}"].numpy()) for i in range(meta["layers"])]
     ds = to_device(build_trainset(sc, 32, 9))
     from orchestration._train_pnl import Ledger
@@ -142,55 +143,115 @@ def test_bad_trainer_arguments_are_refused() -> None:
         train(sc, instruments=("gamma_opt",), features=("bogus",), paths=8, epochs=1)
     with pytest.raises(ScenarioError, match="policy"):
         train(sc, instruments=("gamma_opt",), policy="lstm", paths=8, epochs=1)
-    with pytest.raises(ScenarioError, match="no band hedger"):
-        train(sc, instruments=("vega_opt",), base="delta_gamma", paths=8, epochs=1)
+    with pytest.raises(ScenarioError, match="one rule"):
+        train(sc, instruments=("vega_opt", "gamma_opt"), action="fraction", paths=8, epochs=1)
+
+
+def _learned_rollout(sc, blob, hc_name: str = "learned"):
+    """The trainer's P&L of a checkpoint's policy on the scenario's own paths."""
+    from orchestration._train_policies import ActionSpec, LearnedActor, RuleActor, make_net, rollout
+    from orchestration.train import rule_cascade
+
+    meta = json.loads(blob["meta"])
+    a = meta["actions"]
+    spec = ActionSpec(a["kind"], tuple(a["instruments"]), a.get("rule", "gamma"))
+    n_out = len(a["instruments"])
+    net = make_net(
+        meta["policy"], len(meta["features"]), n_out, meta["hidden"], max(1, meta["layers"] - 1)
+    )
+    with torch.no_grad():
+        if meta["policy"] == "mlp":
+            for i, m in enumerate(net.linears()):
+                m.weight.copy_(blob[f"w{i}"].T)
+                m.bias.copy_(blob[f"b{i}"])
+        else:
+            net.load_state_dict({k: v for k, v in blob.items() if k != "meta"})
+    actor = LearnedActor(net, meta["features"], spec, a["instruments"][0])
+    actor.norm.mu = torch.zeros(len(meta["features"]), dtype=torch.float64)
+    actor.norm.sd = torch.ones(len(meta["features"]), dtype=torch.float64)
+    hc = sc.configs[hc_name]
+    others = [
+        r
+        for r in rule_cascade(
+            hc.model_copy(
+                update={
+                    "agents": tuple(x for x in hc.agents if x.cls != "agents.deep.LearnedHedger")
+                }
+            )
+        )
+    ]
+    from agents.manager_config import cascade_order
+
+    kept = {f"rule{j}": r for j, r in enumerate(others)}
+    order = cascade_order([*((n, r[0]) for n, r in kept.items()), ("learned", "gamma")])
+    cascade = [actor if n == "learned" else RuleActor(*kept[n]) for n in order]
+    ds = to_device(build_trainset(sc, manager=hc.manager))
+    with torch.no_grad():
+        return rollout(ds, cascade)
+
+
+@pytest.mark.parametrize("policy", ["mlp", "gru"])
+def test_a_trained_policy_in_the_engine_has_the_trainers_pnl(policy: str, tmp_path: Path) -> None:
+    # End to end: gammaray train's checkpoint, run by agents.deep.LearnedHedger in
+    # the engine (numpy inference), gives on every path the P&L the trainer's step
+    # loop computes for the same policy on the same events (torch), to 1e-9.
+    from orchestration import run_local
+    from scenarios.macro_gap import LEARNED, learned_config
+
+    base = load_scenario("macro_gap", ["n_paths=48", "days=12"])
+    feats = tuple(LEARNED["features"])
+    blob, _ = train(
+        base,
+        instrument="gamma_opt",
+        mode="residual",
+        features=feats,
+        policy=policy,
+        hidden=6,
+        paths=48,
+        epochs=3,
+        seed=5,
+        base="event_aware",
+    )
+    path = tmp_path / f"{policy}.pt"
+    save_checkpoint(blob, path)
+    hc = learned_config(path)
+    spec = hc.agents[1].model_copy(
+        update={"config": {**hc.agents[1].config, "policy": policy, "horizon_days": 12.0}}
+    )
+    hc = hc.model_copy(update={"agents": (hc.agents[0], spec, hc.agents[2])})
+    sc = base.model_copy(update={"configs": {"learned": hc}})
+    engine = run_local(sc)["learned"]
+    pnl, cost = _learned_rollout(sc, blob)
+    np.testing.assert_allclose(pnl.numpy(), engine.pnl, rtol=1e-9)
+    np.testing.assert_allclose(cost.numpy(), engine.cost, rtol=1e-9, atol=1e-9)
+    assert engine.cost.mean() > 0
 
 
 @pytest.mark.slow
-def test_a_learned_macro_gap_policy_beats_delta_gamma_on_held_out_paths() -> None:
-    # Trained on seed 100's paths; judged on the scenario's own seed (7), unseen.
+def test_a_learned_macro_gap_policy_beats_delta_gamma_on_held_out_paths(tmp_path: Path) -> None:
+    # Trained on seed 100's paths; run in the engine (agents.deep.LearnedHedger)
+    # on the scenario's own seed (7): paths it never saw.
+    from orchestration import run_local
+    from scenarios.macro_gap import LEARNED, learned_config
+
     torch.manual_seed(0)
-    sc = load_scenario("macro_gap", ["n_paths=600"])
+    sc = load_scenario("macro_gap", ["n_paths=400"])
     blob, losses = train(
         sc,
-        instruments=("vega_opt", "gamma_opt"),
-        features=FEATS,
+        instrument="gamma_opt",
+        mode="residual",
+        features=tuple(LEARNED["features"]),
         base="event_aware",
-        paths=600,
+        paths=400,
         epochs=25,
         seed=100,
         hidden=16,
     )
     assert losses[-1] < losses[0]
-    from orchestration._train_pnl import to_device as dev
-    from orchestration._train_policies import ActionSpec, LearnedActor, RuleActor, make_net, rollout
-
-    # the held-out evaluation runs the trained net through the trainer's loop
-    # on the engine's own events of the held-out seed
-    meta = json.loads(blob["meta"])
-    net = make_net("mlp", len(FEATS), 2, 16, 2)
-    lin = net.linears()
-    with torch.no_grad():
-        for i, m in enumerate(lin):
-            m.weight.copy_(blob[f"w{i}"].T)
-            m.bias.copy_(blob[f"b{i}"])
-    rules = {k: (v["greek"], v["target"]) for k, v in meta["actions"]["rules"].items()}
-    actor = LearnedActor(
-        net, list(FEATS), ActionSpec("fraction", ("vega_opt", "gamma_opt"), rules), "gamma_opt"
-    )
-    actor.norm.mu, actor.norm.sd = (
-        torch.zeros(len(FEATS), dtype=torch.float64),
-        torch.ones(len(FEATS), dtype=torch.float64),
-    )
+    path = tmp_path / "macro_gap.pt"
+    save_checkpoint(blob, path)
     held_out = load_scenario("macro_gap", ["n_paths=1000"])
-    ds = dev(build_trainset(held_out, manager=held_out.configs["event_aware"].manager))
-    with torch.no_grad():
-        pnl, _ = rollout(ds, [actor, RuleActor("delta", "underlying", 0.0)])
-    from orchestration import run_local
-
-    res = run_local(
-        held_out.model_copy(update={"configs": {"delta_gamma": held_out.configs["delta_gamma"]}})
-    )
-    learned = float(-pnl.mean() + 1.645 * pnl.std(unbiased=False))
-    rule = config_metrics(res["delta_gamma"], 1.645)["mean_std_objective"]
-    assert learned < rule, (learned, rule)
+    configs = {"delta_gamma": held_out.configs["delta_gamma"], "learned": learned_config(path)}
+    res = run_local(held_out.model_copy(update={"configs": configs}))
+    obj = {k: config_metrics(v, 1.645)["mean_std_objective"] for k, v in res.items()}
+    assert obj["learned"] < obj["delta_gamma"], obj
