@@ -305,9 +305,10 @@ def build_trainset(
                 trade_slot[inst][step] = rolled[inst]
                 held[inst] = OptionLine(inst, q.contract, q.is_call, q.expiry, q.strike, NO_QTY)
                 continue
-            idx = kept.get(q.contract)
-            if idx is None:
-                idx = kept[q.contract] = len(slots)
+            found = kept.get(q.contract)
+            idx = found if found is not None else len(slots)
+            if found is None:
+                kept[q.contract] = idx
                 slots.append(
                     Slot(
                         inst,

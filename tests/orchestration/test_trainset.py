@@ -92,3 +92,88 @@ def test_an_option_held_to_expiry_and_restruck_is_refused() -> None:
     bad = sc.model_copy(update={"market": m.model_copy(update={"instruments": insts})})
     with pytest.raises(ScenarioError, match="recenter"):
         build_trainset(bad)
+
+
+def _fixed_fraction_checkpoint(path, sc, instrument: str, logit: float) -> None:
+    """A ResidualHedger policy that always answers ``sigmoid(logit)``."""
+    import json
+
+    from agents._features import LEGACY_FEATURES
+    from orchestration._train_policies import make_net
+    from orchestration.train import _fold, save_checkpoint
+
+    net = make_net("mlp", 3, 1, 4, 2)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+        net.linears()[-1].bias.fill_(logit)
+    blob = _fold(net, torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64))
+    blob["meta"] = json.dumps(
+        {
+            "version": 3,
+            "policy": "mlp",
+            "features": list(LEGACY_FEATURES),
+            "actions": {"kind": "fraction", "instruments": [instrument], "rule": "gamma"},
+            "hidden": 4,
+            "layers": 3,
+            "instrument": instrument,
+            "mode": "residual",
+            "family": sc.family,
+        }
+    )
+    save_checkpoint(blob, path)
+
+
+@pytest.mark.parametrize(
+    ("world", "instrument"), [("gbm", "hedge_opt"), ("macro_gap", "gamma_opt")]
+)
+def test_a_residual_hedger_at_a_fixed_fraction_has_the_trainers_pnl(world, instrument, tmp_path):
+    from orchestration import AgentSpec, HedgeConfig
+    from orchestration._train_policies import ActionSpec, LearnedActor, make_net
+
+    name, sets = WORLDS[world]
+    sc = load_scenario(name, sets)
+    path = tmp_path / "fixed.pt"
+    _fixed_fraction_checkpoint(path, sc, instrument, 0.4)
+    manager = next(iter(sc.configs.values())).manager
+    hc = HedgeConfig(
+        agents=(
+            AgentSpec(
+                cls="agents.deep.ResidualHedger",
+                name="residual",
+                config={"checkpoint": str(path), "instrument": instrument},
+            ),
+            AgentSpec(cls="delta"),
+        ),
+        manager=manager,
+    )
+    sc = sc.model_copy(update={"configs": {"residual": hc}})
+    results, trades = engine_trades(sc)
+    ds = to_device(build_trainset(sc, manager=manager))
+    pnl, _ = pnl_of_trades(ds, torch.from_numpy(trades["residual"]))
+    assert _rel(pnl.numpy(), results["residual"].pnl) <= 1e-9
+    # and the policy itself through the trainer's loop: sigmoid(0.4) of the gamma rule
+    net = make_net("mlp", 3, 1, 4, 2)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+        net.linears()[-1].bias.fill_(0.4)
+    from agents._features import LEGACY_FEATURES
+
+    actor = LearnedActor(
+        net, list(LEGACY_FEATURES), ActionSpec("fraction", (instrument,), "gamma"), instrument
+    )
+    actor.norm.mu = torch.zeros(3, dtype=torch.float64)
+    actor.norm.sd = torch.ones(3, dtype=torch.float64)
+    cascade = [actor, RuleActor("delta", "underlying", 0.0)]
+    with torch.no_grad():
+        pnl2, _ = rollout(ds, cascade)
+    assert _rel(pnl2.numpy(), results["residual"].pnl) <= 1e-9
+    assert np.any(
+        trades["residual"][
+            :,
+            sc.market.instruments.index(
+                next(i for i in sc.market.instruments if i.name == instrument)
+            ),
+        ]
+    )
