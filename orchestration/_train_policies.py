@@ -140,8 +140,14 @@ class RuleActor:
         return [(self.instrument, qty)]
 
 
-def feature_context(k: int, view: dict[str, Any], led: Ledger, instruments: Any) -> dict[str, Any]:
-    """The :mod:`agents._features` context of step ``k`` in torch (the agent's, at inference)."""
+def feature_context(
+    k: int, view: dict[str, Any], led: Ledger, instruments: Any, keys: Any = None
+) -> dict[str, Any]:
+    """The :mod:`agents._features` context of step ``k`` in torch (the agent's, at inference).
+
+    ``keys``: the context keys the features read (None: all); holdings are
+    summed only where read.
+    """
     ds = led.ds
     ts = ds.ts
     ctx: dict[str, Any] = {
@@ -159,7 +165,8 @@ def feature_context(k: int, view: dict[str, Any], led: Ledger, instruments: Any)
         ctx[f"expiry:{inst}"] = float(ts.expiry[inst][k])
         ctx[f"gamma:{inst}"] = ds.quotes[inst]["gamma"][k]
         ctx[f"vega:{inst}"] = ds.quotes[inst]["vega"][k]
-        ctx[f"holding:{inst}"] = led.position(inst)
+        if keys is None or f"holding:{inst}" in keys:
+            ctx[f"holding:{inst}"] = led.position(inst)
     return ctx
 
 
@@ -172,6 +179,7 @@ class LearnedActor:
         self.net, self.features, self.spec = net, features, spec
         self.default = default_instrument
         self.reads = sorted(_features.instruments_of(features, default_instrument))
+        self.keys = set(_features.required_keys(features, default_instrument))
         self.norm = Normalizer()
         self.h: Any = None
 
@@ -183,7 +191,7 @@ class LearnedActor:
         import torch
 
         ds = led.ds
-        ctx = feature_context(k, view, led, self.reads)
+        ctx = feature_context(k, view, led, self.reads, self.keys)
         x = _features.stack(self.features, ctx, torch, self.default)
         out, self.h = self.net(self.norm(x), self.h)
         orders = []

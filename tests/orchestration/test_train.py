@@ -299,7 +299,7 @@ def test_bad_checkpoints_are_one_line_exit_2_and_nothing_written(trained, tmp_pa
         "zero": (tmp_path / "zero.pt", "is empty"),
         "truncated": (tmp_path / "trunc.pt", "is corrupt"),
         "random": (tmp_path / "random.pt", "is corrupt"),
-        "version": (_variant(path, tmp_path / "v.pt", version=1), "has version 1, not 2"),
+        "version": (_variant(path, tmp_path / "v.pt", version=1), "has version 1, not 3"),
         "features": (_variant(path, tmp_path / "f.pt", features=["x"]), "features ['x'] differ"),
         "mode": (_variant(path, tmp_path / "m.pt", mode="direct"), "is a 'direct' policy"),
         "instrument": (_variant(path, tmp_path / "i.pt", instrument="spx"), "instrument 'spx'"),
@@ -369,7 +369,7 @@ def test_bad_train_arguments_are_refused_before_anything_is_written(
     import orchestration.train
 
     monkeypatch.setattr(orchestration._train_checks, "_available_bytes", lambda: 8 * 2**30)
-    monkeypatch.setattr(orchestration.train, "precompute", lambda *a: pytest.fail("trained"))
+    monkeypatch.setattr(orchestration.train, "build_trainset", lambda *a, **k: pytest.fail("built"))
     out = tmp_path / "m.pt"
     assert main(["train", "cao2023_gbm", "--out", str(out), "--no-progress", *args]) == 2
     _one_line_refusal(capsys, needle)
@@ -388,10 +388,19 @@ def test_train_refuses_an_out_that_cannot_be_a_file(tmp_path, capsys) -> None:
         train(load_scenario("cao2023_gbm"), paths=10, epochs=0)
 
 
-def test_train_refuses_a_non_uniform_timeline(tmp_path, capsys) -> None:
-    # The trainer's P&L assumes the base grid; a latency adds its orders' arrival steps.
+def test_train_takes_a_non_uniform_timeline_but_refuses_a_base_agent_it_cannot_run(
+    tmp_path, capsys
+) -> None:
+    # A latency elsewhere adds its orders' arrival steps to the timeline: the
+    # training set is the engine's events on that timeline, so it trains. A
+    # latency on an agent of the base configuration (around the learned one)
+    # is refused: the trainer's step loop runs band hedgers without latency.
     out = tmp_path / "m.pt"
     argv = ["train", "cao2023_gbm", "--out", str(out), "--epochs", "1", "--no-progress"]
-    assert main([*argv, "--set", "configs.delta.agents.0.config.latency=5"]) == 2
-    _one_line_refusal(capsys, "the uniform daily grid only")
+    argv += ["--paths", "40"]
+    assert main([*argv, "--set", "configs.delta.agents.0.config.latency=5"]) == 0
+    assert out.is_file()
+    out.unlink()
+    assert main([*argv, "--set", "configs.delta_gamma.agents.1.config.latency=5"]) == 2
+    _one_line_refusal(capsys, "no latency")
     assert not out.exists()
