@@ -300,7 +300,10 @@ def test_bad_checkpoints_are_one_line_exit_2_and_nothing_written(trained, tmp_pa
         "truncated": (tmp_path / "trunc.pt", "is corrupt"),
         "random": (tmp_path / "random.pt", "is corrupt"),
         "version": (_variant(path, tmp_path / "v.pt", version=1), "has version 1, not 3"),
-        "features": (_variant(path, tmp_path / "f.pt", features=["x"]), "features ['x'] differ"),
+        "features": (
+            _variant(path, tmp_path / "f.pt", features=["time_fraction"]),
+            "features ['time_fraction'] differ",
+        ),
         "mode": (_variant(path, tmp_path / "m.pt", mode="direct"), "is a 'direct' policy"),
         "instrument": (_variant(path, tmp_path / "i.pt", instrument="spx"), "instrument 'spx'"),
         "layers": (_variant(path, tmp_path / "l.pt", layers=0), "has no layers"),
