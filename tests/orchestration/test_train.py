@@ -404,6 +404,9 @@ def test_train_takes_a_non_uniform_timeline_but_refuses_a_base_agent_it_cannot_r
     assert main([*argv, "--set", "configs.delta.agents.0.config.latency=5"]) == 0
     assert out.is_file()
     out.unlink()
-    assert main([*argv, "--set", "configs.delta_gamma.agents.1.config.latency=5"]) == 2
+    late = [*argv, "--set", "configs.delta_gamma.agents.1.config.latency=5"]
+    assert main(late) == 2
+    _one_line_refusal(capsys, "name one with --base")
+    assert main([*late, "--base", "delta_gamma"]) == 2
     _one_line_refusal(capsys, "no latency")
     assert not out.exists()
