@@ -299,9 +299,13 @@ def train(
     torch.manual_seed(seed)
     n_layers = layers if policy == "mlp" else 1
     net = make_net(policy, len(feats), len(insts), hidden, n_layers).to(dev)
+    head = net.linears()[-1] if policy == "mlp" else net.head
     if kind == "fraction":
-        head = net.linears()[-1] if policy == "mlp" else net.head
         torch.nn.init.constant_(head.bias, 2.0)  # start near the rule (sigmoid(2) = 0.88)
+    else:  # start from holding / trading nothing (outputs are 100 units each)
+        with torch.no_grad():
+            head.weight.mul_(0.01)
+            head.bias.zero_()
     actor = LearnedActor(net, feats, spec, default)
     # The learned agent runs in the cascade's gamma slot (agents.deep.LearnedHedger.greek)
     # among the base configuration's band hedgers that trade other instruments.

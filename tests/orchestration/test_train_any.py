@@ -256,3 +256,48 @@ def test_a_learned_macro_gap_policy_beats_delta_gamma_on_held_out_paths(tmp_path
     # The metric of issue 10's experiment 1: the tail (CVaR95) of the held-out P&L.
     cvar = {k: config_metrics(v, 1.645)["cvar_95"] for k, v in res.items()}
     assert cvar["learned"] < cvar["delta_gamma"], cvar
+
+
+@pytest.mark.slow
+def test_zero_costs_bsm_world_the_learned_stock_hedge_is_bsm_delta_across_moneyness() -> None:
+    # One short 30-day ATM call, no costs, a GBM world quoted at its own vol: the
+    # variance-minimising stock holding is the BSM delta. A policy of target
+    # stock holdings over (log-moneyness, sqrt time to expiry) of a listed
+    # contract with the book option's terms learns it to within 0.05.
+    from agents._policy_nets import mlp_outputs
+    from market import InstrumentSpec
+    from market.pricing import bsm_greeks
+    from tests.conftest import bsm_world_scenario
+
+    torch.set_num_threads(1)
+    sc = bsm_world_scenario(n_paths=2000)
+    listed = (
+        InstrumentSpec(name="underlying", kind="underlying"),
+        InstrumentSpec(name="opt", tenor_days=30.0, relist_days=29.0),
+    )
+    sc = sc.model_copy(update={"market": sc.market.model_copy(update={"instruments": listed})})
+    feats = ("log_moneyness:opt", "sqrt_time_to_expiry:opt")
+    blob, losses = train(
+        sc,
+        instruments=("underlying",),
+        action="holdings",
+        features=feats,
+        base="delta",
+        paths=2000,
+        epochs=600,
+        seed=0,
+        hidden=16,
+        lr=0.005,
+    )
+    assert losses[-1] < 0.2 * losses[0]
+    meta = json.loads(blob["meta"])
+    params = [(blob[f"w{i}"].numpy(), blob[f"b{i}"].numpy()) for i in range(meta["layers"])]
+    strike, expiry = 100.0, 30.0 / 365.0
+    spot = np.linspace(90.0, 110.0, 21)
+    for frac in (0.2, 0.5, 0.8):
+        t = frac * expiry
+        ctx = {"spot": spot, "t": t, "horizon": expiry, "strike:opt": np.full(21, strike)}
+        ctx["expiry:opt"] = expiry
+        held = 100.0 * mlp_outputs(params, _features.stack(feats, ctx, np))[:, 0]
+        delta = bsm_greeks(spot, strike, expiry - t, 0.2, 0.0, 0.0, True).delta
+        assert np.max(np.abs(held - delta)) < 0.05, (frac, held - delta)
