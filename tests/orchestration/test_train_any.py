@@ -190,6 +190,7 @@ def _learned_rollout(sc, blob, hc_name: str = "learned"):
         return rollout(ds, cascade)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy", ["mlp", "gru"])
 def test_a_trained_policy_in_the_engine_has_the_trainers_pnl(policy: str, tmp_path: Path) -> None:
     # End to end: gammaray train's checkpoint, run by agents.deep.LearnedHedger in

@@ -74,10 +74,12 @@ def test_the_pnl_is_differentiable_in_the_trades() -> None:
     sc = load_scenario("macro_gap", ["n_paths=16", "days=12"])
     ds = to_device(build_trainset(sc))
     T, n = ds.ts.n_steps, ds.ts.n_paths
-    trades = torch.zeros((T, 3, n), dtype=torch.float64, requires_grad=True)
+    base = torch.zeros((T, 3, n), dtype=torch.float64)
+    base[0, 0] = 1.0  # long one unit of stock (at 0 the spread's subgradient is 0)
+    trades = base.requires_grad_(True)
     pnl, _ = pnl_of_trades(ds, trades)
     pnl.sum().backward()
-    # one unit of stock bought at step 0 and held: gains S_T - S_0 less the spread, per path
+    # one more unit of stock bought at step 0 and held: S_T - S_0 less the half-spread
     g = trades.grad[0, 0].numpy()
     half = 1e-4 * ds.ts.spot[0]
     np.testing.assert_allclose(g, ds.ts.spot[-1] - ds.ts.spot[0] - half, rtol=1e-12)
