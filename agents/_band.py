@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -34,7 +34,7 @@ class BandConfig(AgentConfig):
 
 
 def band_trade(
-    exposure: np.ndarray, band: np.ndarray, per_unit: np.ndarray, target: float
+    exposure: np.ndarray, band: np.ndarray, per_unit: np.ndarray, target: float, xp: Any = np
 ) -> np.ndarray:
     """Units to trade so that ``|exposure|`` returns inside ``target * band``.
 
@@ -43,16 +43,17 @@ def band_trade(
         band: Largest allowed ``|exposure|`` per path, same unit, shape ``[n]``.
         per_unit: The instrument's greek per unit traded, shape ``[n]``.
         target: Fraction of the band to re-hedge to, in [0, 1].
+        xp: The array namespace (numpy; the trainer passes its torch shim).
 
     Returns:
         Units per path, shape ``[n]``: zero inside the band or where the
         instrument carries (almost) none of the greek.
     """
-    goal = np.sign(exposure) * (target * band)
-    outside = np.abs(exposure) > band
-    usable = np.abs(per_unit) > MIN_UNIT_GREEK
-    safe = np.where(usable, per_unit, 1.0)
-    return np.where(outside & usable, (goal - exposure) / safe, 0.0)
+    goal = xp.sign(exposure) * (target * band)
+    outside = xp.abs(exposure) > band
+    usable = xp.abs(per_unit) > MIN_UNIT_GREEK
+    safe = xp.where(usable, per_unit, 1.0)
+    return xp.where(outside & usable, (goal - exposure) / safe, 0.0)
 
 
 class BandHedger(Agent):

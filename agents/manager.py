@@ -47,6 +47,7 @@ from agents.models import MODEL_GREEKS, BSMModel, PricingModel, model_greeks
 from agents.monitor import CLEAR_METRIC, ModelMonitor
 from agents.policies import build_policy
 from agents.portfolio import OptionLine, Portfolio, QuoteMemo
+from market._fills import minutes_since_release
 from market._rng import BlockRNG
 from market.clock import CLOCK_TOL, minutes_to_years
 from market.events import (
@@ -437,8 +438,7 @@ class RiskManager(BudgetHooks, SeriesBuffer):
         self.slippage = self.slippage + f.qty * (f.price - ref) + fee
 
     def _minutes_since_release(self, time: float) -> float | None:
-        past = [t for t in self.released if t <= time + CLOCK_TOL]
-        return (time - max(past)) * self.year_days * 1440.0 if past else None
+        return minutes_since_release(self.released, time, self.year_days)
 
     def finish(self, events: tuple[Any, ...]) -> ConfigResult:
         """Close the run at the last quote: roll, value, report.

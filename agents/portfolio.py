@@ -23,13 +23,13 @@ not part of any snapshot.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from agents._ledger import cash_after_fill, dividends, interest, intrinsic
 from market.events import Fill, InstrumentQuote, MarketEvent
 from market.pricing import bsm_greeks
 from market.surface import implied_vol
@@ -301,7 +301,7 @@ class Portfolio:
                 fill.qty,
             )
             self._add_qty(line, fill.qty)
-        self.cash = self.cash - fill.qty * fill.mid - fill.cost
+        self.cash = cash_after_fill(self.cash, fill.qty, fill.mid, fill.cost)
         self.cost = self.cost + fill.cost
         self.turnover = self.turnover + np.abs(fill.qty * fill.mid)
 
@@ -315,19 +315,18 @@ class Portfolio:
         dt = event.time - self._time
         if dt > 0.0:
             if event.rate != 0.0:
-                interest = self.cash * math.expm1(event.rate * dt)
-                self.cash = self.cash + interest
-                self.carry = self.carry + interest
+                earned = interest(self.cash, event.rate, dt)
+                self.cash = self.cash + earned
+                self.carry = self.carry + earned
             if event.div != 0.0 and self._spot is not None:
-                dividends = self.stock * self._spot * math.expm1(event.div * dt)
-                self.cash = self.cash + dividends
-                self.carry = self.carry + dividends
+                paid = dividends(self.stock, self._spot, event.div, dt)
+                self.cash = self.cash + paid
+                self.carry = self.carry + paid
         self._time = event.time
         self._spot = event.spot
         for key in [k for k, ln in self.lines.items() if ln.expiry <= event.time + EXPIRY_EPS]:
             ln = self.lines.pop(key)
-            sign = 1.0 if ln.is_call else -1.0
-            self.cash = self.cash + ln.qty * np.maximum(sign * (event.spot - ln.strike), 0.0)
+            self.cash = self.cash + ln.qty * intrinsic(event.spot, ln.strike, ln.is_call)
 
     def prune(self) -> None:
         """Drop contracts held flat on every path."""

@@ -19,9 +19,9 @@ execution time to :func:`fill_order`.
 
 from __future__ import annotations
 
-import numpy as np
 from pydantic import Field
 
+from market._fills import fill_terms
 from market.events import Fill, InstrumentQuote, Order
 from market.validation import StrictModel
 
@@ -85,17 +85,7 @@ def fill_order(
     """
     q = order.qty
     mid = quote.mid
-    half = mid * (cost.half_spread_bps * 1e-4)
-    if quote.kind == "option":
-        half = np.abs(quote.vega) * (cost.half_spread_vol * 0.01) + mid * (
-            cost.half_spread_pct * 0.01
-        )
-    if spread_mult != 1.0:
-        half = half * spread_mult
-    aq = np.abs(q)
-    concession = half + mid * (cost.impact_bps * 1e-4) * aq
-    price = mid + np.sign(q) * concession
-    fee = (cost.fee_pct * 0.01) * aq * np.abs(mid)
+    price, paid = fill_terms(q, mid, quote.vega, quote.kind == "option", cost, spread_mult)
     return Fill(
         step=order.step,
         sender="market",
@@ -105,5 +95,5 @@ def fill_order(
         qty=q,
         price=price,
         mid=mid,
-        cost=concession * aq + fee,
+        cost=paid,
     )

@@ -9,32 +9,55 @@ from typing import Any
 from orchestration.config import Scenario, ScenarioError
 
 
-def check_supported(scenario: Scenario, instrument: str) -> Any:
-    """The hedge instrument's spec, if the trainer supports the scenario.
+def check_supported(scenario: Scenario, instruments: str | tuple[str, ...]) -> tuple[str, ...]:
+    """The instruments a policy would trade, if the trainer supports the scenario.
+
+    Any world, clock, book and flow trains (the training set is the engine's
+    own events). Refused: an instrument that is not listed, an option held to
+    expiry that the exchange re-strikes, and a manager ``hard_limit`` (its
+    stressed-loss rejection is not run in training; ``max_order`` is) --
+    that one :func:`orchestration.train.train` checks on the base configuration.
 
     Raises:
-        ScenarioError: What the scenario would need to be.
+        ScenarioError: One line saying what to change.
     """
-    m = scenario.market
-    specs = {i.name: i for i in m.instruments}
-    spec = specs.get(instrument)
-    problems = []
-    if m.kind != "gbm" or m.surface.vol_of_vol or m.surface.skew or m.surface.term:
-        problems.append("a gbm world with a flat, constant surface")
-    if scenario.steps_per_day != 1:
-        problems.append("one step a day")
-    if scenario.n_steps != scenario.base_steps:
-        # The trainer's differentiable P&L assumes the uniform base grid: a release
-        # off the grid, a refinement window, a wake-up or a latency adds steps.
-        problems.append(
-            "the uniform daily grid only (no off-grid release, refinement window, "
-            "wake-up schedule or latency)"
+    from orchestration._trainset import check_trainable
+
+    insts = (instruments,) if isinstance(instruments, str) else tuple(instruments)
+    listed = [i.name for i in scenario.market.instruments]
+    if not insts:
+        raise ScenarioError("--instruments: name at least one listed instrument")
+    for i in insts:
+        if i not in listed:
+            raise ScenarioError(
+                f"--instrument {i!r} is not listed in {scenario.name!r} ({', '.join(listed)})"
+            )
+    if len(set(insts)) != len(insts):
+        raise ScenarioError(f"--instruments {', '.join(insts)}: each instrument once")
+    check_trainable(scenario)
+    return insts
+
+
+def check_device(device: str) -> str:
+    """The torch device to train on: ``cpu``, ``cuda`` (if present) or ``auto``.
+
+    Raises:
+        ScenarioError: An unknown device, or ``cuda`` where CUDA is not available.
+    """
+    if device not in ("cpu", "cuda", "auto"):
+        raise ScenarioError(f"--device must be cpu, cuda or auto, got {device!r}")
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if device == "cuda":
+        raise ScenarioError(
+            "--device cuda: CUDA is not available here (torch.cuda.is_available() is False); "
+            "use --device cpu or auto"
         )
-    if spec is None or spec.kind != "option" or spec.relist_days != 1.0 or spec.roll:
-        problems.append(f"an option {instrument!r} listed daily and held (roll=false)")
-    if problems:
-        raise ScenarioError(f"train supports scenarios with {', '.join(problems)}")
-    return spec
+    return "cpu"
 
 
 #: Most training paths and epochs ``train`` accepts.
@@ -89,23 +112,47 @@ def check_train_args(
     whole("--seed", seed, 0, 2**63 - 1)
     if mode not in ("residual", "direct"):
         raise ScenarioError(f"mode must be residual or direct, got {mode!r}")
-    defaults = {"mean_std": scenario.risk_aversion, "cvar": 0.05, "entropic": 0.1}
+    defaults = {
+        "mean_std": scenario.risk_aversion,
+        "cost_penalised": scenario.risk_aversion,
+        "cvar": 0.05,
+        "entropic": 0.1,
+    }
     if objective not in defaults:
-        raise ScenarioError(f"objective must be mean_std, cvar or entropic, got {objective!r}")
+        raise ScenarioError(
+            f"objective must be mean_std, cvar, entropic or cost_penalised, got {objective!r}"
+        )
     lvl = defaults[objective] if level is None else level
     if isinstance(lvl, bool) or not isinstance(lvl, int | float) or not math.isfinite(lvl):
         raise ScenarioError(f"--level must be a finite number, got {lvl!r}")
-    ranges = {"mean_std": (0.0, 100.0), "cvar": (0.0, 1.0), "entropic": (0.0, 100.0)}
+    ranges = {
+        "mean_std": (0.0, 100.0),
+        "cost_penalised": (0.0, 100.0),
+        "cvar": (0.0, 1.0),
+        "entropic": (0.0, 100.0),
+    }
     lo, hi = ranges[objective]
-    if not (lo <= lvl <= hi) or (objective != "mean_std" and lvl == 0.0):
-        what = {"mean_std": "c in [0, 100]", "cvar": "a tail fraction in (0, 1]"}
+    if not (lo <= lvl <= hi) or (objective in ("cvar", "entropic") and lvl == 0.0):
+        what = {
+            "mean_std": "c in [0, 100]",
+            "cost_penalised": "c in [0, 100]",
+            "cvar": "a tail fraction in (0, 1]",
+        }
         raise ScenarioError(
             f"--level for {objective} must be {what.get(objective, 'an aversion in (0, 100]')}, "
             f"got {lvl!r}"
         )
-    # precompute holds two [T, T, n] and five [T, n] float64 arrays (and torch copies).
+    # The training set holds about 30 [T + 1, n] float64 arrays plus 8 per
+    # instrument and 6 per position slot (one per contract held to expiry);
+    # the autograd graph of a rollout about as much again.
     t = scenario.n_steps
-    need = 2 * (2 * t * t + 5 * t + 1) * paths * 8
+    n_inst = len(scenario.market.instruments)
+    slots = sum(
+        (t * scenario.dt * scenario.year_days / max(i.relist_days, 1e-9) + 1) if not i.roll else 1
+        for i in scenario.market.instruments
+        if i.kind == "option"
+    )
+    need = int(2 * (30 + 8 * n_inst + 6 * slots) * (t + 1) * paths * 8)
     avail = _available_bytes()
     if avail is not None and need > avail:
         raise ScenarioError(

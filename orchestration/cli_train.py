@@ -33,6 +33,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     """``gammaray train``."""
     from orchestration.train import (
         TrainingDiverged,
+        check_device,
         check_supported,
         check_train_args,
         save_checkpoint,
@@ -40,8 +41,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
 
     scenario = load_scenario(args.scenario, args.overrides)
-    check_train_args(scenario, args.paths, args.epochs, args.objective, args.level, seed=args.seed)
-    check_supported(scenario, args.instrument)
+    check_train_args(
+        scenario,
+        args.paths,
+        args.epochs,
+        args.objective,
+        args.level,
+        hidden=args.hidden,
+        seed=args.seed,
+        mode=args.mode,
+    )
+    instruments = tuple(args.instruments.split(",")) if args.instruments else (args.instrument,)
+    check_supported(scenario, instruments)
+    device = check_device(args.device)
+    features = tuple(args.features.split(",")) if args.features else None
     _check_out(args.out)
 
     import torch
@@ -67,7 +80,17 @@ def cmd_train(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 objective=args.objective,
                 level=args.level,
+                hidden=args.hidden,
                 on_epoch=None if args.no_progress else step,
+                instruments=instruments,
+                policy=args.policy,
+                features=features,
+                layers=args.layers,
+                base=args.base,
+                cost_penalty=args.cost_penalty,
+                device=device,
+                action=args.action,
+                rule=args.rule,
             )
     except TrainingDiverged as exc:
         print(f"gammaray: train failed: {exc}", file=sys.stderr)
@@ -78,7 +101,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"gammaray: cannot write {str(args.out)!r}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     print(
-        f"trained {args.mode} policy on {args.paths:,} paths, {args.epochs} epochs in "
+        f"trained {args.policy} {args.mode} policy ({device}) on {args.paths:,} paths, "
+        f"{args.epochs} epochs in "
         f"{time.perf_counter() - start:.1f} s; objective {losses[0]:.4f} -> {losses[-1]:.4f}; "
         f"wrote {args.out}"
     )
@@ -90,27 +114,62 @@ def register(sub: Any) -> dict[str, Any]:
     p = sub.add_parser("train", help="train a learned hedger on a scenario's simulator")
     p.add_argument("scenario", help="scenario script path or built-in name")
     p.add_argument("--out", type=Path, required=True, help="checkpoint file to write")
-    p.add_argument("--instrument", default="hedge_opt", help="hedge option it trades")
+    p.add_argument("--instrument", default="hedge_opt", help="the instrument it trades")
+    p.add_argument(
+        "--instruments",
+        help="comma-separated instruments it trades (overrides --instrument; default: none)",
+    )
     p.add_argument(
         "--mode",
         choices=("residual", "direct"),
         default="residual",
-        help="residual: a learned fraction of the delta-gamma trade; direct: the trades themselves",
+        help="residual: a fraction of the replaced band rules' trades; direct: target holdings",
+    )
+    p.add_argument(
+        "--action",
+        choices=("holdings", "fraction", "trade"),
+        help="what the outputs do (default: fraction for residual, trade for direct)",
+    )
+    p.add_argument(
+        "--rule",
+        choices=("delta", "gamma", "vega"),
+        help="greek a fraction scales (default: gamma)",
+    )
+    p.add_argument(
+        "--policy", choices=("mlp", "gru"), default="mlp", help="policy network (default: mlp)"
+    )
+    p.add_argument(
+        "--features",
+        help="comma-separated feature names from agents._features (default: the mode's)",
+    )
+    p.add_argument(
+        "--base",
+        help="configuration whose band hedgers it replaces (default: the first with the "
+        "fewest agents whose band hedgers trade every instrument of the action)",
+    )
+    p.add_argument("--hidden", type=int, default=32, help="hidden width")
+    p.add_argument("--layers", type=int, default=2, help="hidden layers of the MLP")
+    p.add_argument("--cost-penalty", type=float, default=1.0, help="cost weight of cost_penalised")
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu, cuda, or auto (cuda when available)",
     )
     p.add_argument("--paths", type=int, default=10_000, help="training paths (>= 1)")
     p.add_argument("--epochs", type=int, default=150, help="Adam steps (>= 1)")
     p.add_argument("--seed", type=int, default=0, help="seeds the paths and the initial weights")
     p.add_argument(
         "--objective",
-        choices=("mean_std", "cvar", "entropic"),
+        choices=("mean_std", "cvar", "entropic", "cost_penalised"),
         default="mean_std",
-        help="what training minimises: mean + c·std of loss, CVaR of loss, or entropic risk",
+        help="what training minimises: mean + c·std of loss, CVaR of loss, entropic risk, "
+        "or mean_std plus --cost-penalty times the mean cost",
     )
     p.add_argument(
         "--level",
         type=float,
-        help="c for mean_std, tail fraction for cvar, risk aversion for entropic (default: "
-        "the scenario's risk_aversion, 0.05, 0.1)",
+        help="c for mean_std/cost_penalised, tail fraction for cvar, risk aversion for "
+        "entropic (default: the scenario's risk_aversion, 0.05, 0.1)",
     )
     p.add_argument(
         "--set",

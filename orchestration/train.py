@@ -1,25 +1,31 @@
-"""Training the learned hedgers: differentiable P&L through simulated paths.
+"""Training the learned hedgers on the engine's own events (deep hedging).
 
-For a scenario in the Cao et al. (2023) family — a GBM world with a flat
-surface, a book of options (with daily client flow), a hedge option listed
-each day and held to expiry, the stock free and delta kept neutral every day,
-one step a day — the hedged P&L is *linear* in the option trades ``q_k``::
+A training set is the scenario's market taken once from the engine's
+simulator (any world, clock, book and flow; :mod:`orchestration._trainset`);
+a policy's trades are booked in torch float64 with the engine's own fill,
+roll, expiry, carry and flow formulas (:mod:`orchestration._train_pnl`),
+through the engine's cascade with the manager's per-order limits
+(:mod:`orchestration._train_policies`). The risk of the terminal P&L is
+minimised with Adam (Buehler et al. 2019): mean-std ``E[loss] + c std``,
+CVaR at a tail fraction, entropic risk, or ``cost_penalised`` (mean-std plus
+``cost_penalty`` times the mean trading cost). Seeded and reproducible.
 
-    R = B + sum_k q_k A_k - c sum_k |q_k| P_k
+The learned agent (:class:`agents.deep.LearnedHedger` at inference) takes
+the place, in a *base* configuration's cascade, of the rule agents trading
+its instruments, in the cascade's gamma slot; the other rule agents of that
+configuration run around it (the Cao et al. set-up: a learned option hedge,
+then the delta hedger). Its actions (:class:`~orchestration._train_policies.ActionSpec`)
+are target holdings, trades, or a fraction of the trade that neutralises
+one greek of the book.
 
-where ``B`` is the book's delta-hedged P&L, ``A_k`` the delta-hedged P&L of one
-unit of the option listed on day ``k`` and ``P_k`` its premium (all from
-Black-Scholes on the paths, no gradient needed), and the policy's state on
-day ``k`` depends on the earlier trades through the book's gamma and vega.
-:func:`precompute` builds those arrays once in numpy; :func:`train` runs the
-policy over the days in torch (float64) and backpropagates the risk
-objective (Buehler et al. 2019): mean-std ``E[loss] + c std(loss)``, CVaR at a
-level, or entropic risk with a risk aversion. The arguments are checked
-first (:func:`check_train_args`: paths, epochs, a finite level in range,
-memory). Seeded, reproducible, and the checkpoint (weights, feature list,
-instrument, mode, objective, the scenario family it was trained for, code
-version) is written atomically with ``torch.save`` of tensors and a JSON string, and
-read with ``torch.load(weights_only=True)``.
+The checkpoint (version 3) is ``torch.save`` of tensors and one JSON string,
+written atomically and read with ``torch.load(weights_only=True)``: ``mlp``
+layers ``w0, b0, ...`` (``W [in, out]``), or ``gru`` as torch names them
+(``gru.weight_ih_l0``, ``gru.weight_hh_l0``, ``gru.bias_ih_l0``,
+``gru.bias_hh_l0``, ``head.weight``, ``head.bias``); the features'
+normalisation is folded into the first layer, so the agent feeds the raw
+features of :mod:`agents._features`. The meta names the policy kind, the
+features, the actions, the widths, the objective and the scenario family.
 """
 
 from __future__ import annotations
@@ -27,178 +33,173 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from agents.deep import CHECKPOINT_VERSION, FEATURES
-from market.pricing import bsm_greeks
+from agents import _features
+from agents._features import LEGACY_FEATURES
+from agents.deep import CHECKPOINT_VERSION
 from orchestration._io import atomic_write_bytes
-from orchestration._train_checks import check_supported, check_train_args
-from orchestration.config import Scenario, ScenarioError
+from orchestration._train_checks import check_device, check_supported, check_train_args
+from orchestration._train_pnl import to_device
+from orchestration._train_policies import (
+    RULE_GREEKS,
+    ActionSpec,
+    LearnedActor,
+    RuleActor,
+    make_net,
+    rollout,
+)
+from orchestration._trainset import build_trainset
+from orchestration.config import HedgeConfig, Scenario, ScenarioError
+
+__all__ = [
+    "TrainingDiverged",
+    "base_config",
+    "check_device",
+    "check_supported",
+    "check_train_args",
+    "objective_fn",
+    "rule_cascade",
+    "save_checkpoint",
+    "train",
+]
 
 
 class TrainingDiverged(RuntimeError):
     """The objective became non-finite while training (exit status 1)."""
 
 
-@dataclass
-class Precomputed:
-    """Per-path arrays of one training set (float64; ``T`` days, ``n`` paths).
+def objective_fn(kind: str, level: float, cost_penalty: float = 0.0) -> Callable[..., Any]:
+    """The risk of P&L ``R`` to minimise (torch): mean-std, CVaR, entropic or cost-penalised.
 
-    Attributes:
-        book_pnl: ``B``, the book's delta-hedged P&L, ``[n]``.
-        unit_pnl: ``A[k]``, delta-hedged P&L of one hedge option listed on day k, ``[T, n]``.
-        premium: ``P[k]``, its premium on day k, ``[T, n]``.
-        book_gamma: The book's gamma on day k (flow included), ``[T, n]``.
-        book_vega: The book's vega on day k, ``[T, n]``.
-        hedge_gamma: ``G[j, k]``: gamma on day k of the option listed on day j, ``[T, T, n]``.
-        hedge_vega: Same for vega, ``[T, T, n]``.
-        cost: Proportional option cost (fraction of premium).
+    The returned function takes ``(pnl, cost=None)``; ``cost_penalised`` is
+    mean-std plus ``cost_penalty * mean(cost)``.
     """
-
-    book_pnl: np.ndarray
-    unit_pnl: np.ndarray
-    premium: np.ndarray
-    book_gamma: np.ndarray
-    book_vega: np.ndarray
-    hedge_gamma: np.ndarray
-    hedge_vega: np.ndarray
-    cost: float
-
-
-def precompute(scenario: Scenario, n_paths: int, seed: int, instrument: str) -> Precomputed:
-    """Simulate ``n_paths`` paths of the scenario's world and book; the linear P&L pieces.
-
-    Raises:
-        ScenarioError: The scenario is outside what the trainer supports.
-    """
-    spec = check_supported(scenario, instrument)
-    m, T, dt = scenario.market, scenario.n_steps, scenario.dt
-    rng = np.random.default_rng(seed)
-    sigma = m.surface.atm * m.realized_vol_ratio
-    mu = m.rate if m.drift is None else m.drift
-    z = rng.standard_normal((T, n_paths))
-    logs = np.vstack(
-        [
-            np.zeros(n_paths),
-            np.cumsum((mu - m.div - 0.5 * sigma**2) * dt + sigma * np.sqrt(dt) * z, axis=0),
-        ]
-    )
-    spot = m.spot * np.exp(logs)  # [T+1, n]
-    iv = m.surface.atm
-    r, q = m.rate, m.div
-    # book lines: (listing day, strike [n], expiry years, is_call, qty [n])
-    lines = [
-        (
-            0,
-            np.full(n_paths, p.moneyness * m.spot),
-            p.expiry_days / scenario.year_days,
-            p.is_call,
-            np.full(n_paths, p.qty),
-        )
-        for p in scenario.book
-    ]
-    flow = scenario.flow
-    if flow is not None:
-        for day in range(1, T):
-            count = rng.poisson(flow.rate_per_day, n_paths)
-            units = (
-                (2 * rng.binomial(count, 0.5) - count)
-                if flow.side == "random"
-                else (count if flow.side == "long" else -count)
-            )
-            lines.append(
-                (
-                    day,
-                    flow.moneyness * spot[day],
-                    day * dt + flow.expiry_days / scenario.year_days,
-                    flow.is_call,
-                    flow.qty * units.astype(float),
-                )
-            )
-
-    def track(day0: int, strike: np.ndarray, expiry: float, call: bool):
-        t = np.arange(day0, T + 1)[:, None] * dt
-        g = bsm_greeks(spot[day0:], strike[None, :], expiry - t, iv, r, q, call)
-        ds = np.diff(spot[day0:], axis=0)
-        pnl = (np.diff(g.price, axis=0) - g.delta[:-1] * ds).sum(axis=0)
-        return g, pnl
-
-    book_pnl = np.zeros(n_paths)
-    book_gamma, book_vega = np.zeros((T, n_paths)), np.zeros((T, n_paths))
-    for day0, strike, e, call, qty in lines:
-        g, pnl = track(day0, strike, e, call)
-        book_pnl += qty * pnl
-        book_gamma[day0:] += qty * g.gamma[:-1]
-        book_vega[day0:] += qty * g.vega[:-1]
-    unit_pnl, premium = np.zeros((T, n_paths)), np.zeros((T, n_paths))
-    hg, hv = np.zeros((T, T, n_paths)), np.zeros((T, T, n_paths))
-    tenor = spec.tenor_days / scenario.year_days
-    for k in range(T):
-        g, pnl = track(k, spot[k], k * dt + tenor, spec.is_call)
-        unit_pnl[k], premium[k] = pnl, g.price[0]
-        hg[k, k:], hv[k, k:] = g.gamma[:-1], g.vega[:-1]
-    cost = scenario.instrument_costs()[instrument].fee_pct / 100.0
-    return Precomputed(book_pnl, unit_pnl, premium, book_gamma, book_vega, hg, hv, cost)
-
-
-def objective_fn(kind: str, level: float) -> Callable[[Any], Any]:
-    """The risk of P&L ``R`` to minimise (torch): mean-std, CVaR or entropic."""
     import torch
 
-    if kind == "mean_std":
-        return lambda pnl: (-pnl).mean() + level * pnl.std(unbiased=False)
+    if kind in ("mean_std", "cost_penalised"):
+        pen = cost_penalty if kind == "cost_penalised" else 0.0
+
+        def mean_std(pnl: Any, cost: Any = None) -> Any:
+            out = (-pnl).mean() + level * pnl.std(unbiased=False)
+            return out + pen * cost.mean() if pen and cost is not None else out
+
+        return mean_std
     if kind == "cvar":
 
-        def cvar(pnl: Any) -> Any:
+        def cvar(pnl: Any, cost: Any = None) -> Any:
             loss = -pnl
             k = max(1, round(level * loss.numel()))
             return torch.topk(loss, k).values.mean()
 
         return cvar
     if kind == "entropic":
-        return lambda pnl: torch.logsumexp(-level * pnl, 0) / level - np.log(pnl.numel()) / level
-    raise ScenarioError(f"objective must be mean_std, cvar or entropic, got {kind!r}")
+        return lambda pnl, cost=None: (
+            torch.logsumexp(-level * pnl, 0) / level - np.log(pnl.numel()) / level
+        )
+    raise ScenarioError(
+        f"objective must be mean_std, cvar, entropic or cost_penalised, got {kind!r}"
+    )
 
 
-def rollout(pre: Precomputed, net: Any, mode: str) -> Any:
-    """The P&L ``[n]`` of a policy over the precomputed paths (torch, differentiable)."""
+def _rule_of(spec: Any) -> tuple[str, str, float] | None:
+    """``(greek, instrument, target)`` of a built-in band hedger's spec, else None."""
+    from agents._band import BandHedger
+    from agents.models import BSMModel
+
+    cls = spec.agent_class
+    if not issubclass(cls, BandHedger) or cls.greek not in RULE_GREEKS:
+        return None
+    cfg = cls.Config.model_validate(spec.config)
+    if (
+        not isinstance(cfg.model, BSMModel)
+        or cfg.latency > 0.0
+        or cfg.schedule.kind != "every_step"
+    ):
+        return None
+    return str(cls.greek), cfg.instrument, float(cfg.target)
+
+
+def rule_cascade(hc: HedgeConfig) -> list[tuple[str, str, float]]:
+    """A configuration's band hedgers in the engine's cascade order (vega, gamma, delta).
+
+    Raises:
+        ScenarioError: An agent the trainer cannot run (not a built-in BSM band
+            hedger trading every step without latency).
+    """
+    from agents.manager_config import cascade_order
+
+    rules = {}
+    for spec in hc.agents:
+        r = _rule_of(spec)
+        if r is None:
+            raise ScenarioError(
+                f"train: agent {spec.agent_name!r} is not a built-in delta/gamma/vega band "
+                "hedger (BSM greeks, every step, no latency): the trainer runs only those "
+                "around the learned policy"
+            )
+        rules[spec.agent_name] = r
+    order = cascade_order([(n, rules[n][0]) for n in rules])
+    return [rules[n] for n in order]
+
+
+def base_config(scenario: Scenario, instruments: tuple[str, ...], base: str | None) -> str:
+    """The configuration whose rule agents the learned one replaces (or runs among).
+
+    Default: the first with the fewest agents whose band hedgers trade every
+    instrument of the action.
+    """
+    if base is not None:
+        if base not in scenario.configs:
+            raise ScenarioError(
+                f"--base {base!r} is not a configuration ({', '.join(scenario.configs)})"
+            )
+        return base
+    best = None
+    for name, hc in scenario.configs.items():
+        try:
+            rules = rule_cascade(hc)
+        except ScenarioError:
+            continue
+        if set(instruments) <= {r[1] for r in rules} and (
+            best is None or len(hc.agents) < len(scenario.configs[best].agents)
+        ):
+            best = name
+    if best is None:
+        raise ScenarioError(
+            f"train: no configuration's band hedgers trade {', '.join(instruments)}: "
+            "name one with --base"
+        )
+    return best
+
+
+def _scale_features(actor: LearnedActor) -> None:
+    actor.norm.fit()
+
+
+def _fold(net: Any, mu: Any, sd: Any) -> dict[str, Any]:
+    """The network's tensors with the input normalisation folded into the first layer."""
     import torch
 
-    t = {
-        k: torch.from_numpy(getattr(pre, k))
-        for k in (
-            "book_pnl",
-            "unit_pnl",
-            "premium",
-            "book_gamma",
-            "book_vega",
-            "hedge_gamma",
-            "hedge_vega",
-        )
-    }
-    n_days = pre.unit_pnl.shape[0]
-    pnl = t["book_pnl"].clone()
-    held_g = torch.zeros_like(t["book_gamma"])
-    held_v = torch.zeros_like(t["book_vega"])
-    for k in range(n_days):
-        gamma = t["book_gamma"][k] + held_g[k]
-        vega = t["book_vega"][k] + held_v[k]
-        gk, vk = t["hedge_gamma"][k, k], t["hedge_vega"][k, k]
-        needed = -gamma / gk
-        x = torch.stack(
-            [needed / 100.0, torch.full_like(needed, k / n_days), -vega / vk / 100.0], dim=1
-        )
-        out = net(x)[:, 0]
-        qty = needed * torch.sigmoid(out) if mode == "residual" else 100.0 * out
-        pnl = pnl + qty * t["unit_pnl"][k] - pre.cost * qty.abs() * t["premium"][k]
-        held_g = held_g + qty[None, :] * t["hedge_gamma"][k]
-        held_v = held_v + qty[None, :] * t["hedge_vega"][k]
-    return pnl
+    out: dict[str, Any] = {}
+    if net.kind == "mlp":
+        for i, lin in enumerate(net.linears()):
+            w, b = lin.weight.detach().clone(), lin.bias.detach().clone()
+            if i == 0:
+                b = b - (w * (mu / sd)[None, :]).sum(1)
+                w = w / sd[None, :]
+            out[f"w{i}"] = w.T.contiguous().cpu()
+            out[f"b{i}"] = b.cpu()
+        return out
+    sd_ = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    w = sd_["gru.weight_ih_l0"]
+    sd_["gru.bias_ih_l0"] = sd_["gru.bias_ih_l0"] - (w * (mu / sd)[None, :]).sum(1)
+    sd_["gru.weight_ih_l0"] = w / sd[None, :]
+    return {k: v.contiguous().cpu().to(torch.float64) for k, v in sd_.items()}
 
 
 def train(
@@ -212,45 +213,117 @@ def train(
     level: float | None = None,
     hidden: int = 32,
     on_epoch: Callable[[int, float], None] | None = None,
+    *,
+    instruments: tuple[str, ...] | None = None,
+    policy: str = "mlp",
+    features: tuple[str, ...] | None = None,
+    layers: int = 2,
+    base: str | None = None,
+    cost_penalty: float = 1.0,
+    device: str = "cpu",
+    lr: float = 0.01,
+    action: str | None = None,
+    rule: str | None = None,
 ) -> tuple[dict[str, Any], list[float]]:
-    """Train a policy for the scenario's hedge option; return the checkpoint blob and losses.
+    """Train a policy on the scenario's market; return the checkpoint blob and losses.
 
     Args:
-        scenario: A scenario the trainer supports (see :func:`precompute`).
-        instrument: The hedge option the policy trades.
-        mode: ``"residual"`` (fraction of the gamma-neutral trade) or ``"direct"``.
+        scenario: Any scenario (see :func:`check_supported`).
+        instrument: The instrument it trades when ``instruments`` is None.
+        mode: ``"residual"`` (action ``fraction``) or ``"direct"`` (action
+            ``trade``), when ``action`` is None (the legacy agents' modes).
         paths: Training paths (one full batch).
         epochs: Adam steps.
-        seed: Seeds the paths and the initial weights.
-        objective: ``"mean_std"`` (level = c, default the scenario's risk
-            aversion), ``"cvar"`` (level = tail fraction, default 0.05) or
-            ``"entropic"`` (level = risk aversion, default 0.1).
+        seed: Seeds the market paths (``seed``; the scenario's own seed is for
+            held-out runs) and the initial weights.
+        objective: ``mean_std`` (level c, default the scenario's risk
+            aversion), ``cvar`` (tail fraction, 0.05), ``entropic`` (aversion,
+            0.1) or ``cost_penalised`` (mean-std plus ``cost_penalty`` x mean cost).
         level: The objective's parameter.
-        hidden: Width of the two hidden layers.
+        hidden: Width of the hidden layers (GRU state).
         on_epoch: Called with (epoch, objective value) after each step.
+        instruments: The instruments it trades, in order.
+        policy: ``"mlp"`` or ``"gru"``.
+        features: Feature names (:mod:`agents._features`); default the legacy three.
+        layers: Hidden layers of the MLP (1 for the GRU).
+        base: The configuration whose band hedgers it replaces and runs among.
+        cost_penalty: Weight of the mean cost in ``cost_penalised``.
+        device: ``cpu``, ``cuda`` or ``auto``.
+        lr: Adam's learning rate.
+        action: ``holdings``, ``fraction`` or ``trade`` (see
+            :class:`~orchestration._train_policies.ActionSpec`).
+        rule: The greek a ``fraction`` action neutralises (default: that of the
+            base's hedger of the instrument).
     """
     import torch
 
+    insts = tuple(instruments) if instruments is not None else (instrument,)
     lvl = check_train_args(scenario, paths, epochs, objective, level, hidden, seed, mode)
-    check_supported(scenario, instrument)
-    risk = objective_fn(objective, lvl)
-    pre = precompute(scenario, paths, seed, instrument)
+    if policy not in ("mlp", "gru"):
+        raise ScenarioError(f"--policy must be mlp or gru, got {policy!r}")
+    dev = check_device(device)
+    if isinstance(layers, bool) or not isinstance(layers, int) or not 1 <= layers <= 16:
+        raise ScenarioError(f"--layers must be a whole number in [1, 16], got {layers!r}")
+    if not (isinstance(cost_penalty, int | float) and 0.0 <= cost_penalty <= 1e6):
+        raise ScenarioError(f"--cost-penalty must be a number in [0, 1e6], got {cost_penalty!r}")
+    check_supported(scenario, insts)
+    feats = list(features) if features is not None else list(LEGACY_FEATURES)
+    default = insts[0]  # a bare per-instrument feature means the first action instrument
+    try:
+        for f in feats:
+            _features.parse(f, default)
+    except _features.FeatureError as exc:
+        raise ScenarioError(f"--features: {exc}") from None
+    bname = base_config(scenario, insts, base)
+    hc = scenario.configs[bname]
+    if hc.manager.hard_limit is not None:
+        raise ScenarioError(
+            f"train: configuration {bname!r} has a manager hard_limit, which training does "
+            "not apply (max_order it does): drop it or train on another --base"
+        )
+    rules = rule_cascade(hc)
+    kind = action if action is not None else ("fraction" if mode == "residual" else "trade")
+    if kind not in ("holdings", "fraction", "trade"):
+        raise ScenarioError(f"--action must be holdings, fraction or trade, got {kind!r}")
+    replaced = {r[1]: r[0] for r in rules if r[1] in insts}
+    greek = rule
+    if kind == "fraction":
+        if len(insts) != 1:
+            raise ScenarioError("a fraction action scales one rule's trade: name one instrument")
+        greek = rule or replaced.get(insts[0]) or "gamma"
+        if greek not in RULE_GREEKS:
+            raise ScenarioError(f"--rule must be delta, gamma or vega, got {greek!r}")
+    spec = ActionSpec(kind, insts, greek or "gamma")
+    ts = build_trainset(scenario, paths, seed, manager=hc.manager)
+    ds = to_device(ts, dev)
     torch.manual_seed(seed)
-    head = torch.nn.Linear(hidden, 1)
-    net = torch.nn.Sequential(
-        torch.nn.Linear(len(FEATURES), hidden),
-        torch.nn.Tanh(),
-        torch.nn.Linear(hidden, hidden),
-        torch.nn.Tanh(),
-        head,
-    ).double()
-    if mode == "residual":
+    n_layers = layers if policy == "mlp" else 1
+    net = make_net(policy, len(feats), len(insts), hidden, n_layers).to(dev)
+    head = net.linears()[-1] if policy == "mlp" else net.head
+    if kind == "fraction":
         torch.nn.init.constant_(head.bias, 2.0)  # start near the rule (sigmoid(2) = 0.88)
-    opt = torch.optim.Adam(net.parameters(), lr=0.01)
-    losses = []
+    else:  # start from holding / trading nothing (outputs are 100 units each)
+        with torch.no_grad():
+            head.weight.mul_(0.01)
+            head.bias.zero_()
+    actor = LearnedActor(net, feats, spec, default)
+    # The learned agent runs in the cascade's gamma slot (agents.deep.LearnedHedger.greek)
+    # among the base configuration's band hedgers that trade other instruments.
+    from agents.manager_config import cascade_order
+
+    kept = {f"rule{j}": r for j, r in enumerate(rules) if r[1] not in insts}
+    order = cascade_order([*((n, r[0]) for n, r in kept.items()), ("learned", "gamma")])
+    cascade: list[Any] = [actor if n == "learned" else RuleActor(*kept[n]) for n in order]
+    risk = objective_fn(objective, lvl, cost_penalty)
+    with torch.no_grad():  # the features' centre and scale, on the initial policy's paths
+        rollout(ds, cascade)
+    _scale_features(actor)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    losses: list[float] = []
     for epoch in range(epochs):
         opt.zero_grad()
-        loss = risk(rollout(pre, net, mode))
+        pnl, cost = rollout(ds, cascade)
+        loss = risk(pnl, cost)
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"training diverged at epoch {epoch + 1}: the objective is {float(loss)} "
@@ -261,34 +334,41 @@ def train(
         losses.append(float(loss.detach()))
         if on_epoch is not None:
             on_epoch(epoch, losses[-1])
-    layers = [m for m in net if isinstance(m, torch.nn.Linear)]
     if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
         raise TrainingDiverged(
             "training diverged: the weights are not finite (try another --level)"
         )
-    blob: dict[str, Any] = {}
-    for i, layer in enumerate(layers):
-        blob[f"w{i}"] = layer.weight.detach().T.contiguous().clone()  # [in, out]
-        blob[f"b{i}"] = layer.bias.detach().clone()
+    blob = _fold(net, actor.norm.mu, actor.norm.sd)
     try:
         version = metadata.version("gammaray")
     except metadata.PackageNotFoundError:  # pragma: no cover
         version = "unknown"
+    option_cost = max(
+        (scenario.instrument_costs()[i].fee_pct / 100.0 for i in insts if i != "underlying"),
+        default=0.0,
+    )
     blob["meta"] = json.dumps(
         {
             "version": CHECKPOINT_VERSION,
-            "features": list(FEATURES),
-            "instrument": instrument,
-            "mode": mode,
-            "layers": len(layers),
+            "policy": policy,
+            "features": feats,
+            "actions": spec.to_json(),
+            "hidden": hidden,
+            "layers": n_layers + 1 if policy == "mlp" else 1,
+            "instrument": default,
+            "mode": {"fraction": "residual", "trade": "direct"}.get(kind, "holdings"),
+            "base": bname,
+            "horizon_days": scenario.days,
             "objective": objective,
             "level": lvl,
+            "cost_penalty": cost_penalty if objective == "cost_penalised" else 0.0,
             "scenario": scenario.name,
             "family": scenario.family,
-            "option_cost": pre.cost,
+            "option_cost": option_cost,
             "seed": seed,
             "paths": paths,
             "epochs": epochs,
+            "device": dev,
             "code_version": version,
         }
     )

@@ -10,12 +10,26 @@ Five hedging configurations run on identical paths: ``unhedged``, ``delta``,
 (the same agents, with the gamma and vega bands tightened from two days
 before the release to half a day after it).
 
+``learned`` (present when ``models/macro_gap.pt`` exists, relative to the
+working directory) runs a learned policy (:class:`agents.deep.LearnedHedger`,
+the spec :data:`LEARNED`) in the gamma slot of ``event_aware``'s cascade: it
+scales the trade that makes the book gamma-neutral in ``gamma_opt`` by a
+learned fraction, between the vega and the delta hedgers, under the
+event-aware budget. Train it on other seeds' paths::
+
+    gammaray train scenarios/macro_gap.py --out models/macro_gap.pt --base event_aware \
+        --instrument gamma_opt --mode residual --seed 100 \
+        --features gamma_gap:gamma_opt,vega_gap:vega_opt,time_to_event,book_delta,atm_vol
+
+(``benchmarks/bench_learned_macro_gap.py`` does that and compares it on held-out paths).
+
 Run it: ``gammaray run scenarios/macro_gap.py`` or ``python scenarios/macro_gap.py``.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from agents import BookPosition, EventAwareAllocation, ManagerConfig
 from market import CostModel, GapConfig, InstrumentSpec, MarketConfig, SurfaceConfig
@@ -32,6 +46,41 @@ MANAGER = ManagerConfig(
 DELTA = AgentSpec(cls="delta", config={"target": 0.0})
 GAMMA = AgentSpec(cls="gamma", config={"instrument": "gamma_opt", "target": 0.8})
 VEGA = AgentSpec(cls="vega", config={"instrument": "vega_opt", "target": 0.8})
+
+#: Where the ``learned`` configuration looks for its policy.
+CHECKPOINT = Path("models/macro_gap.pt")
+#: The learned policy's spec (the checkpoint must be trained with it).
+LEARNED = {
+    "policy": "mlp",
+    "features": [
+        "gamma_gap:gamma_opt",
+        "vega_gap:vega_opt",
+        "time_to_event",
+        "book_delta",
+        "atm_vol",
+    ],
+    "actions": {"kind": "fraction", "instruments": ["gamma_opt"], "rule": "gamma"},
+    "horizon_days": 20.0,
+    "year_days": 365.0,
+}
+EVENT_AWARE = MANAGER.model_copy(
+    update={
+        "policy": EventAwareAllocation(
+            tighten={"gamma": 0.2, "vega": 0.2}, before_days=2.0, after_days=0.5
+        )
+    }
+)
+
+
+def learned_config(checkpoint: str | Path) -> HedgeConfig:
+    """The ``learned`` configuration over a trained policy (see :data:`LEARNED`)."""
+    spec = AgentSpec(
+        cls="agents.deep.LearnedHedger",
+        name="learned",
+        config={"checkpoint": str(checkpoint), **LEARNED},
+    )
+    return HedgeConfig(agents=(VEGA, spec, DELTA), manager=EVENT_AWARE)
+
 
 SCENARIO = Scenario(
     name="macro_gap",
@@ -87,16 +136,8 @@ SCENARIO = Scenario(
         "delta": HedgeConfig(agents=(DELTA,), manager=MANAGER),
         "delta_gamma": HedgeConfig(agents=(GAMMA, DELTA), manager=MANAGER),
         "delta_gamma_vega": HedgeConfig(agents=(VEGA, GAMMA, DELTA), manager=MANAGER),
-        "event_aware": HedgeConfig(
-            agents=(VEGA, GAMMA, DELTA),
-            manager=MANAGER.model_copy(
-                update={
-                    "policy": EventAwareAllocation(
-                        tighten={"gamma": 0.2, "vega": 0.2}, before_days=2.0, after_days=0.5
-                    )
-                }
-            ),
-        ),
+        "event_aware": HedgeConfig(agents=(VEGA, GAMMA, DELTA), manager=EVENT_AWARE),
+        **({"learned": learned_config(CHECKPOINT)} if CHECKPOINT.is_file() else {}),
     },
 )
 

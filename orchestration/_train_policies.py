@@ -1,0 +1,243 @@
+"""Policies in training and the trainer's step loop (the engine's cascade, in torch).
+
+:func:`rollout` runs a cascade of actors over a training set step by step,
+as the engine's manager does: each actor sees the book (the unhedged book's
+greeks plus the hedge's, plus the orders of the actors before it at the
+quotes' greeks), its orders pass the manager's per-order limits (an order over
+``max_order`` is rejected on that path, as the engine rejects it), and the
+step's orders are netted per instrument and filled by the
+:class:`~orchestration._train_pnl.Ledger`. Actors:
+
+* :class:`RuleActor` -- a built-in band hedger (delta, gamma or vega): the
+  engine's own :func:`agents._band.band_trade`, called with torch tensors;
+* :class:`LearnedActor` -- a policy network (MLP or GRU, hidden state
+  carried across steps) over named features of :mod:`agents._features` (the
+  formulas :class:`agents.deep.LearnedHedger` computes at inference), acting
+  as that agent does (:class:`ActionSpec`): target holdings or trades in
+  listed instruments, or a fraction in ``[0, 1]`` of the trade that makes one
+  greek of the book neutral (the residual overlay).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from agents import _features
+from agents._band import band_trade
+from orchestration._train_pnl import XP, DeviceSet, Ledger
+
+#: The greek each built-in band hedger class keeps in its band.
+RULE_GREEKS = {"delta": "delta", "gamma": "gamma", "vega": "vega"}
+GREEKS3 = ("delta", "gamma", "vega")
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """What a learned policy's outputs mean (the agent's, :class:`agents.deep.ActionSpec`).
+
+    Attributes:
+        kind: ``"holdings"`` (``100 f_i`` is the target position in instrument
+            ``i``), ``"trade"`` (``100 f_i`` units traded) or ``"fraction"``
+            (``sigmoid(f)`` of the ``rule`` trade that makes the book's greek
+            neutral, in one instrument).
+        instruments: The instruments it trades, in order.
+        rule: For ``fraction``: the greek its rule neutralises.
+    """
+
+    kind: str
+    instruments: tuple[str, ...]
+    rule: str = "gamma"
+
+    def to_json(self) -> dict[str, Any]:
+        """The checkpoint's ``actions`` entry."""
+        out: dict[str, Any] = {"kind": self.kind, "instruments": list(self.instruments)}
+        if self.kind == "fraction":
+            out["rule"] = self.rule
+        return out
+
+
+#: Units per policy output of the ``holdings`` and ``trade`` actions (the agent's).
+ACTION_SCALE = 100.0
+
+
+def make_net(policy: str, n_in: int, n_out: int, hidden: int, layers: int) -> Any:
+    """A float64 policy network: ``"mlp"`` (tanh hidden layers) or ``"gru"``."""
+    import torch
+
+    class MLP(torch.nn.Module):
+        kind = "mlp"
+
+        def __init__(self) -> None:
+            super().__init__()
+            mods: list[Any] = []
+            width = n_in
+            for _ in range(layers):
+                mods += [torch.nn.Linear(width, hidden), torch.nn.Tanh()]
+                width = hidden
+            mods.append(torch.nn.Linear(width, n_out))
+            self.net = torch.nn.Sequential(*mods)
+
+        def forward(self, x: Any, h: Any = None) -> tuple[Any, Any]:
+            return self.net(x), None
+
+        def linears(self) -> list[Any]:
+            return [m for m in self.net if isinstance(m, torch.nn.Linear)]
+
+    class GRU(torch.nn.Module):
+        kind = "gru"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.gru = torch.nn.GRU(n_in, hidden, num_layers=1)
+            self.head = torch.nn.Linear(hidden, n_out)
+
+        def forward(self, x: Any, h: Any = None) -> tuple[Any, Any]:
+            out, h = self.gru(x[None], h)
+            return self.head(out[0]), h
+
+    net = MLP() if policy == "mlp" else GRU()
+    return net.double()
+
+
+class Normalizer:
+    """Per-feature centre and scale (taken from the first rollout), folded into
+    the first layer when the checkpoint is written."""
+
+    def __init__(self) -> None:
+        self.mu: Any = None
+        self.sd: Any = None
+        self.seen: list[Any] = []
+
+    def __call__(self, x: Any) -> Any:
+        if self.mu is None:
+            self.seen.append(x.detach())
+            return x * 0.0
+        return (x - self.mu) / self.sd
+
+    def fit(self) -> None:
+        import torch
+
+        allx = torch.cat(self.seen, 0)
+        self.mu = allx.mean(0)
+        self.sd = torch.where(allx.std(0) > 1e-12, allx.std(0), torch.ones_like(self.mu))
+        self.seen = []
+
+
+class RuleActor:
+    """A built-in band hedger: ``band_trade(view greek, band, unit greek, target)``."""
+
+    def __init__(self, greek: str, instrument: str, target: float) -> None:
+        self.greek, self.instrument, self.target = greek, instrument, target
+
+    def reset(self) -> None:
+        """Nothing to reset (no state)."""
+
+    def act(self, k: int, view: dict[str, Any], led: Ledger) -> list[tuple[str, Any]]:
+        ds = led.ds
+        unit = ds.quotes[self.instrument][self.greek][k]
+        qty = band_trade(view[self.greek], ds.bands[self.greek][k], unit, self.target, XP)
+        return [(self.instrument, qty)]
+
+
+def feature_context(
+    k: int, view: dict[str, Any], led: Ledger, instruments: Any, keys: Any = None
+) -> dict[str, Any]:
+    """The :mod:`agents._features` context of step ``k`` in torch (the agent's, at inference).
+
+    ``keys``: the context keys the features read (None: all); holdings are
+    summed only where read.
+    """
+    ds = led.ds
+    ts = ds.ts
+    ctx: dict[str, Any] = {
+        "spot": ds.spot[k],
+        "t": float(ts.times[k]),
+        "horizon": ts.horizon,
+        "atm_vol": ds.atm[k],
+        "event_time": float(ts.event_time[k]),
+        "book_delta": view["delta"],
+        "book_gamma": view["gamma"],
+        "book_vega": view["vega"],
+    }
+    for inst in instruments:
+        ctx[f"strike:{inst}"] = ds.strike[inst][k]
+        ctx[f"expiry:{inst}"] = float(ts.expiry[inst][k])
+        ctx[f"gamma:{inst}"] = ds.quotes[inst]["gamma"][k]
+        ctx[f"vega:{inst}"] = ds.quotes[inst]["vega"][k]
+        if keys is None or f"holding:{inst}" in keys:
+            ctx[f"holding:{inst}"] = led.position(inst)
+    return ctx
+
+
+class LearnedActor:
+    """A policy network acting by an :class:`ActionSpec` over named features."""
+
+    def __init__(
+        self, net: Any, features: list[str], spec: ActionSpec, default_instrument: str | None
+    ) -> None:
+        self.net, self.features, self.spec = net, features, spec
+        self.default = default_instrument
+        self.reads = sorted(_features.instruments_of(features, default_instrument))
+        self.keys = set(_features.required_keys(features, default_instrument))
+        self.norm = Normalizer()
+        self.h: Any = None
+
+    def reset(self) -> None:
+        """Start of a rollout: no hidden state."""
+        self.h = None
+
+    def act(self, k: int, view: dict[str, Any], led: Ledger) -> list[tuple[str, Any]]:
+        import torch
+
+        ds = led.ds
+        ctx = feature_context(k, view, led, self.reads, self.keys)
+        x = _features.stack(self.features, ctx, torch, self.default)
+        out, self.h = self.net(self.norm(x), self.h)
+        orders = []
+        for j, inst in enumerate(self.spec.instruments):
+            f = out[:, j]
+            if self.spec.kind == "holdings":
+                qty = ACTION_SCALE * f - led.position(inst)
+            elif self.spec.kind == "trade":
+                qty = ACTION_SCALE * f
+            else:
+                unit = ds.quotes[inst][self.spec.rule][k]
+                safe = torch.where(torch.abs(unit) > _features.TINY, unit, torch.inf)
+                qty = torch.sigmoid(f) * (-view[self.spec.rule] / safe)
+            orders.append((inst, qty))
+        return orders
+
+
+def rollout(ds: DeviceSet, cascade: list[Any]) -> tuple[Any, Any]:
+    """Run the cascade over every step of the training set.
+
+    Args:
+        ds: The training set on its device.
+        cascade: Actors in cascade order (:class:`RuleActor`, :class:`LearnedActor`).
+
+    Returns:
+        ``(pnl [n], trading cost [n])`` (differentiable in the policies' weights).
+    """
+    import torch
+
+    led = Ledger(ds)
+    ts = ds.ts
+    for a in cascade:
+        a.reset()
+    for k in range(ts.n_steps):
+        led.begin(k)
+        hedge = led.greeks()
+        view = {g: ds.book[g][k] + hedge[g] for g in GREEKS3}
+        net: dict[str, Any] = {}
+        for actor in cascade:
+            for inst, qty in actor.act(k, view, led):
+                limit = ts.max_order.get(inst)
+                if limit is not None:
+                    qty = torch.where(torch.abs(qty) > limit, qty * 0.0, qty)
+                q = ds.quotes[inst]
+                view = {g: view[g] + qty * q[g][k] for g in GREEKS3}
+                net[inst] = net[inst] + qty if inst in net else qty
+        for inst, qty in net.items():
+            led.trade(inst, qty)
+    return led.finish(), led.cost
