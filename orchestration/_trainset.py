@@ -200,7 +200,7 @@ def build_trainset(
     check_trainable(scenario)
     n = scenario.n_paths if n_paths is None else n_paths
     seed = scenario.seed if seed is None else seed
-    cfg = manager if manager is not None else next(iter(scenario.configs.values())).manager
+    cfg = manager if manager is not None else next(iter(scenario.configs.values())).manager_config
     cfg = cfg.model_copy(update={"monitor": None})
     timeline = scenario.timeline
     T = timeline.n_steps

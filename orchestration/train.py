@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from agents import _features
+from agents import RiskManager, _features
 from agents._features import LEGACY_FEATURES
 from agents.deep import CHECKPOINT_VERSION
 from orchestration._io import atomic_write_bytes
@@ -276,7 +276,13 @@ def train(
         raise ScenarioError(f"--features: {exc}") from None
     bname = base_config(scenario, insts, base)
     hc = scenario.configs[bname]
-    if hc.manager.hard_limit is not None:
+    if hc.manager_class is not RiskManager:
+        raise ScenarioError(
+            f"train: configuration {bname!r} names a custom manager "
+            f"({hc.manager_class.__name__}), whose hooks training does not run: train on "
+            "another --base"
+        )
+    if hc.manager_config.hard_limit is not None:
         raise ScenarioError(
             f"train: configuration {bname!r} has a manager hard_limit, which training does "
             "not apply (max_order it does): drop it or train on another --base"
@@ -294,7 +300,7 @@ def train(
         if greek not in RULE_GREEKS:
             raise ScenarioError(f"--rule must be delta, gamma or vega, got {greek!r}")
     spec = ActionSpec(kind, insts, greek or "gamma")
-    ts = build_trainset(scenario, paths, seed, manager=hc.manager)
+    ts = build_trainset(scenario, paths, seed, manager=hc.manager_config)
     ds = to_device(ts, dev)
     torch.manual_seed(seed)
     n_layers = layers if policy == "mlp" else 1
