@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from orchestration._listing import EXIT_BROKEN_PIPE, write_lines  # noqa: F401
 from orchestration.config import Scenario, apply_overrides, load_scenario
 from orchestration.metrics import config_metrics
 
@@ -268,33 +267,3 @@ def progress(label: str, total: int, enabled: bool) -> Iterator[Callable[[int], 
     with Progress(transient=True) as p:
         task = p.add_task(label, total=total)
         yield lambda _: p.advance(task)
-
-
-#: Exit status of a command whose reader went away (128 + SIGPIPE), as a shell reports it.
-EXIT_BROKEN_PIPE = 141
-
-
-def write_lines(lines: list[str]) -> int:
-    """Print lines to stdout; a reader that stops early (``| head``) ends it quietly.
-
-    On ``EPIPE`` the rest is dropped, stdout is pointed at ``/dev/null`` (so
-    the interpreter's final flush cannot fail again) and the status is
-    :data:`EXIT_BROKEN_PIPE`, what a standard tool killed by ``SIGPIPE``
-    reports; nothing is written to stderr.
-
-    Returns:
-        0, or :data:`EXIT_BROKEN_PIPE`.
-    """
-    try:
-        for line in lines:
-            sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-        except (OSError, ValueError):  # stdout is not a file (a test's capture)
-            pass
-        return EXIT_BROKEN_PIPE
-    return 0

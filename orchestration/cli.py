@@ -31,9 +31,9 @@ from orchestration._cli_common import (
     execute,
     print_table,
     resolve_scenario,
-    write_lines,
 )
 from orchestration._io import atomic_write_text
+from orchestration._listing import list_scenarios
 from orchestration._logging import configure_logging, get_logger
 from orchestration._memory import memory_shortfall
 from orchestration._outputs import OutputFolder, OutputRefused, WriteFailed, is_write_failure
@@ -48,7 +48,6 @@ from orchestration.config import (
     Scenario,
     ScenarioError,
     apply_overrides,
-    builtin_scenarios,
     load_scenario,
 )
 from orchestration.engine import RunFailed
@@ -429,16 +428,10 @@ def _n_shards(scenario: Scenario) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     """``gammaray list``: built-in scenarios, version and one line each.
 
-    Read from the scripts' source (:func:`~orchestration.config.scenario_listing`),
+    Read from the scripts' source (:func:`~orchestration._listing.list_scenarios`),
     not by running them: nothing is fitted or built to list.
     """
-    from orchestration.config import scenario_listing
-
-    lines = []
-    for name, path in builtin_scenarios().items():
-        version, description = scenario_listing(path)
-        lines.append(f"{name:20s} v{version or 1}  {description}")
-    return write_lines(lines)
+    return list_scenarios()
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

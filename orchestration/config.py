@@ -11,7 +11,6 @@ path and validates the result like the file itself. Every failure is a
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import difflib
 import functools
@@ -32,6 +31,11 @@ from market.clock import ClockPoint, Timeline, build_timeline, wake_times
 from market.config import MarketConfig
 from market.execution import CostModel
 from market.validation import StrictModel, non_finite_path
+from orchestration._listing import (  # noqa: F401  (re-exported)
+    builtin_scenarios,
+    builtin_scenarios_root,
+    scenario_listing,
+)
 
 #: Longest horizon, days (100 years).
 MAX_DAYS = 36_525.0
@@ -424,44 +428,6 @@ def validate_scenario(data: Any) -> Scenario:
         raise ScenarioError(f"invalid scenario: {msg}") from None
 
 
-def builtin_scenarios() -> dict[str, Path]:
-    """Built-in scenario names to their script files."""
-    root = builtin_scenarios_root()
-    return {p.stem: p for p in sorted(root.glob("*.py")) if not p.stem.startswith("_")}
-
-
-def scenario_listing(path: Path) -> tuple[int | None, str]:
-    """``(version, description)`` of a scenario script read from its source, not run.
-
-    What ``gammaray list`` shows, without importing the script (a stress
-    scenario fits a GARCH model when it loads): a module-level
-    ``DESCRIPTION = "..."`` if the script has one, else the literal
-    ``description=`` and ``version=`` of a call in it (its ``Scenario(...)``),
-    else the first line of its docstring. ``version`` is None when no literal
-    ``version=`` is found (the scenario's default, 1).
-    """
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    except (OSError, SyntaxError, ValueError) as exc:
-        return None, f"(cannot be read: {type(exc).__name__})"
-    literal: dict[str, Any] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and node in tree.body:
-            for target in node.targets:
-                if isinstance(target, ast.Name) and isinstance(node.value, ast.Constant):
-                    literal.setdefault(target.id, node.value.value)
-        elif isinstance(node, ast.Call):
-            for kw in node.keywords:
-                if kw.arg in ("description", "version") and isinstance(kw.value, ast.Constant):
-                    literal.setdefault(f"kw_{kw.arg}", kw.value.value)
-    version = literal.get("VERSION", literal.get("kw_version"))
-    description = literal.get("DESCRIPTION", literal.get("kw_description"))
-    if not isinstance(description, str):
-        doc = (ast.get_docstring(tree) or "").strip().splitlines()
-        description = doc[0].partition(": ")[2] or doc[0] if doc else ""
-    return (version if isinstance(version, int) else None), description
-
-
 #: Prefix of the private module names scenario scripts are imported under.
 SCRIPT_MODULE_PREFIX = "_gammaray_scenario_"
 
@@ -502,13 +468,6 @@ def user_code_dirs() -> list[Path]:
         if folder != builtin and folder.is_dir() and folder not in out:
             out.append(folder)
     return out
-
-
-def builtin_scenarios_root() -> Path:
-    """The folder of the built-in scenario scripts."""
-    import scenarios
-
-    return Path(scenarios.__file__).parent
 
 
 def load_script(path: Path) -> Any:

@@ -111,6 +111,37 @@ def test_list_imports_nothing_heavy_and_fits_nothing() -> None:
     assert any("lehman_2008" in line and "2008-09-02..2008-10-31" in line for line in lines)
 
 
+def test_the_console_scripts_list_imports_only_the_standard_library() -> None:
+    """``gammaray list`` (the console script's entry) loads none of the product's stack."""
+    code = (
+        "import sys\n"
+        "from orchestration._entry import main\n"
+        "rc = main(['list'])\n"
+        "roots = {'numpy', 'scipy', 'pydantic', 'structlog', 'rich', 'agents', 'market'}\n"
+        "print('LOADED', sorted({m.split('.')[0] for m in sys.modules} & roots))\n"
+        "sys.exit(rc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "LOADED []", lines[-1]
+    slow = subprocess.run(
+        [sys.executable, "-c", "from orchestration.cli import main; main(['list'])"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert lines[:-1] == slow.stdout.splitlines()  # the fast path lists what the CLI lists
+
+
+def test_the_packages_lazy_exports_are_its_public_api() -> None:
+    import orchestration
+
+    assert set(orchestration.__all__) == set(orchestration._EXPORTS)
+    for name in orchestration.__all__:
+        assert getattr(orchestration, name) is not None
+
+
 @pytest.mark.parametrize("name", [n for n in builtin_scenarios() if n != "custom_agent"])
 def test_the_listing_read_from_source_is_the_scenarios_own(name: str) -> None:
     path = builtin_scenarios()[name]
