@@ -40,6 +40,7 @@ from orchestration import _report_dist as dist
 from orchestration import _report_time as tm
 from orchestration._io import atomic_write_bytes, atomic_write_text
 from orchestration._report_data import ReportData, load, sample_columns
+from orchestration._report_facts import fig_facts
 from orchestration._report_html import METRIC_ROWS, STYLE, compare_table, figure_html, page
 from orchestration._report_plot import png
 from orchestration._signals import test_hold
@@ -183,6 +184,10 @@ def build_figures(run_dir: Path) -> tuple[ReportData, dict[str, Any]]:
     by_latency = config_latencies(data.summary)
     if len(set(by_latency.values())) >= 2:
         figs["latency"] = dist.fig_latency(data, by_latency)
+    facts = fig_facts(data)
+    if facts is not None:  # the caption travels as the figure's label
+        figs["facts"], caption = facts
+        figs["facts"].set_label(caption)
     return data, figs
 
 
@@ -201,6 +206,11 @@ def build_report(run_dir: Path) -> Path:
         "latency",
         "P&L mean, CVaR95 and slippage against the hedgers' reaction latency.",
     )
+    if "facts" in figs:
+        titles["facts"] = (
+            "stylized facts: this world beside real S&P 500",
+            figs["facts"].get_label(),
+        )
     sections = [figure_html(k, *titles[k], image) for k, image in images.items()]
     atomic_write_text(run_dir / "report.html", page(data, sections))
     return run_dir / "report.html"
