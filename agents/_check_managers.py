@@ -5,13 +5,12 @@ Re-exported from :mod:`agents.testing`.
 
 from __future__ import annotations
 
-import ast
-import inspect
 from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
 
+from agents._imports import module_imports_ray
 from agents._policy_base import AllocationPolicy, AllocationState, PolicyError
 from agents.book import BookPosition
 from agents.delta import DeltaHedger, DeltaHedgerConfig
@@ -114,22 +113,11 @@ def _check_config_model(name: str, model: Any, base: str) -> None:
 
 
 def _check_no_ray(cls: type, what: str) -> None:
-    module = inspect.getmodule(cls)
-    try:
-        source = inspect.getsource(module) if module is not None else ""
-    except (OSError, TypeError):
-        return
-    for node in ast.walk(ast.parse(source)):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module]
-        if any(n == "ray" or n.startswith("ray.") for n in names):
-            raise ManagerContractError(
-                f"{cls.__name__}'s module imports ray: {what} must not; the runtime hosts "
-                "them in actors (orchestration/ray_runtime.py)"
-            )
+    if module_imports_ray(cls):
+        raise ManagerContractError(
+            f"{cls.__name__}'s module imports ray: {what} must not; the runtime hosts "
+            "them in actors (orchestration/ray_runtime.py)"
+        )
 
 
 def _run_checks(name: str, build: Any) -> None:

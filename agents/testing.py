@@ -31,11 +31,10 @@ deterministic, snapshot/restore round trip, no Ray import.
 
 from __future__ import annotations
 
-import ast
-import inspect
 from typing import Any
 
 from agents._check_managers import ManagerContractError, check_manager, check_policy
+from agents._imports import module_imports_ray
 from agents.base import Agent, AgentConfig, AgentError
 from agents.book import BookPosition
 from agents.manager import RiskManager
@@ -176,19 +175,8 @@ def check_agent(cls: type[Agent], config: dict[str, Any] | AgentConfig | None = 
 
 
 def _check_no_ray(cls: type[Agent]) -> None:
-    module = inspect.getmodule(cls)
-    try:
-        source = inspect.getsource(module) if module is not None else ""
-    except (OSError, TypeError):
-        return
-    for node in ast.walk(ast.parse(source)):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module]
-        if any(n == "ray" or n.startswith("ray.") for n in names):
-            raise AgentContractError(
-                f"{cls.__name__}'s module imports ray: agents must not; the runtime hosts them "
-                "in actors (orchestration/ray_runtime.py)"
-            )
+    if module_imports_ray(cls):
+        raise AgentContractError(
+            f"{cls.__name__}'s module imports ray: agents must not; the runtime hosts them "
+            "in actors (orchestration/ray_runtime.py)"
+        )

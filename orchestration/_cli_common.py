@@ -22,12 +22,35 @@ from orchestration.metrics import config_metrics
 __all__ = [
     "TABLE_COLUMNS",
     "UsageError",
+    "add_run_options",
     "execute",
     "print_table",
     "progress",
     "resolve_scenario",
     "write_lines",
 ]
+
+
+def add_run_options(
+    parser: argparse.ArgumentParser,
+    set_help: str = "override a scenario field by dotted path",
+    progress: bool = True,
+) -> None:
+    """Add the options every scenario-running subcommand shares.
+
+    ``--set FIELD=VALUE`` (repeatable, into ``args.overrides``) and, with
+    ``progress``, ``--no-progress``.
+    """
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help=f"{set_help} (repeatable; default: none)",
+    )
+    if progress:
+        parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 class UsageError(ValueError):

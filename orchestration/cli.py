@@ -28,6 +28,7 @@ from agents import AgentError
 from orchestration._cli_common import (
     TABLE_COLUMNS,
     UsageError,
+    add_run_options,
     execute,
     print_table,
     resolve_scenario,
@@ -169,15 +170,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace a non-empty --out folder (its old contents go once the new run is complete)",
     )
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override a scenario field by dotted path (repeatable; default: none)",
-    )
-    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_run_options(run)
     run.add_argument("--no-report", action="store_true", help="skip report.html, PNGs, Parquet")
     run.add_argument(
         "--record", type=Path, metavar="FILE", help="write the run's event log (default: none)"
@@ -202,15 +195,7 @@ def _parser() -> argparse.ArgumentParser:
         help="runs submitted at once (default: twice the cluster's CPUs)",
     )
     sweep.add_argument("--out", type=Path, help="output folder (default runs/<name>-sweep-<time>)")
-    sweep.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override a scenario field for every run, by dotted path (repeatable; default: none)",
-    )
-    sweep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_run_options(sweep, set_help="override a scenario field for every run, by dotted path")
     sweep.add_argument(
         "--frontier", action="store_true", help="also write frontier.csv/json/png (cost vs CVaR95)"
     )

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from orchestration._cli_common import UsageError
+from orchestration._cli_common import UsageError, add_run_options
 
 #: Rows of the table: (key, label).
 ROWS = (
@@ -178,12 +178,5 @@ def register(sub: Any) -> dict[str, Any]:
     p.add_argument("--start", help="first real close (ISO date; default: the fit's, or 1990)")
     p.add_argument("--end", help="last real close (ISO date; default: the fit's, or 2022)")
     p.add_argument("--out", type=Path, help="PNG file for the plot (default: no plot)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override a scenario field by dotted path (repeatable; default: none)",
-    )
+    add_run_options(p, progress=False)
     return {"facts": cmd_facts}

@@ -40,6 +40,7 @@ from typing import Any
 
 from orchestration._cli_common import (
     UsageError,
+    add_run_options,
     execute,
     print_table,
     progress,
@@ -87,15 +88,7 @@ def register(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     rec.add_argument("--out", type=Path, required=True, metavar="FILE", help="event log to write")
     rec.add_argument("--paths", type=int, help="number of paths (default: the scenario's n_paths)")
     rec.add_argument("--seed", type=int, help="random seed (default: the scenario's seed)")
-    rec.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override a scenario field by dotted path (repeatable; default: none)",
-    )
-    rec.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_run_options(rec)
 
     rep = sub.add_parser("replay", help="run hedging configurations against a recorded log")
     rep.add_argument("log", type=Path, help="event log (from record or run --record)")

@@ -26,7 +26,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from orchestration._cli_common import UsageError
+from orchestration._cli_common import UsageError, add_run_options
 from orchestration.config import builtin_scenarios, load_scenario
 
 
@@ -197,15 +197,7 @@ def register(sub: Any) -> dict[str, Any]:
     )
     p.add_argument("--out", type=Path, help="output folder (default runs/<name>-stress-<time>)")
     p.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override a scenario field by dotted path (repeatable; default: none)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_run_options(p)
     return {"stress": cmd_stress}
 
 

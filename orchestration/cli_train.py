@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from orchestration._cli_common import add_run_options
 from orchestration.config import ScenarioError, load_scenario
 
 
@@ -171,13 +172,5 @@ def register(sub: Any) -> dict[str, Any]:
         help="c for mean_std/cost_penalised, tail fraction for cvar, risk aversion for "
         "entropic (default: the scenario's risk_aversion, 0.05, 0.1)",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override a scenario field by dotted path (repeatable; default: none)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_run_options(p)
     return {"train": cmd_train}

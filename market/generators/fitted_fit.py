@@ -27,12 +27,12 @@ import datetime as dt
 import functools
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from market._atomic import atomic_write_text
 from market._history import DATA_SOURCES, HistoryDataError, iso, load_closes, load_vix
 from market.config import FitSpec, FittedWorldParams
 
@@ -194,20 +194,7 @@ def write_world(world: FittedWorldParams, path: str | os.PathLike[str]) -> Path:
         path: Destination file; its folder must exist.
     """
     dest = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # a normal file's mode, not mkstemp's 0600
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(world_json(world))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(dest, world_json(world))
     return dest
 
 
