@@ -26,7 +26,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from orchestration._cli_common import UsageError, add_run_options
+from orchestration._cli_common import UsageError, add_run_options, progress
 from orchestration.config import builtin_scenarios, load_scenario
 
 
@@ -102,8 +102,9 @@ def cmd_stress(args: argparse.Namespace) -> int:
         ensure_ray(args.address)
         reclaim_signals()
         ship_user_modules()
+    label = f"stress {scenario.name}/{args.config}"
     with OutputFolder(out, force=args.force) as folder:
-        if args.no_progress:
+        with progress(label, args.budget, not args.no_progress) as on_done:
             result = ss.run_stress(
                 scenario,
                 args.config,
@@ -114,24 +115,8 @@ def cmd_stress(args: argparse.Namespace) -> int:
                 args.runtime,
                 args.batch,
                 args.max_in_flight,
+                on_done,
             )
-        else:
-            from rich.progress import Progress
-
-            with Progress(transient=True) as bar:
-                task = bar.add_task(f"stress {scenario.name}/{args.config}", total=args.budget)
-                result = ss.run_stress(
-                    scenario,
-                    args.config,
-                    bounds,
-                    args.objective,
-                    args.budget,
-                    args.seed,
-                    args.runtime,
-                    args.batch,
-                    args.max_in_flight,
-                    lambda n: bar.update(task, completed=n),
-                )
         comparison = ss.compare_configs(scenario, result, args.runtime, args.max_in_flight)
         meta = {
             "scenario": scenario.name,
