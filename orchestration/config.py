@@ -253,12 +253,12 @@ class Scenario(StrictModel):
                 raise ValueError(f"configuration name {cname!r}: use letters, digits, _, - and .")
             for i, spec in enumerate(hc.agents):
                 where = f"configs.{cname}.agents.{i}.config"
-                instrument = spec.config.get("instrument")
-                if instrument is not None and instrument not in listed:
-                    raise ValueError(
-                        f"{where}.instrument: {instrument!r} is not "
-                        f"listed in market.instruments ({', '.join(sorted(listed))})"
-                    )
+                for field, name in _named_instruments(spec.config):
+                    if name not in listed:
+                        raise ValueError(
+                            f"{where}.{field}: {name!r} is not "
+                            f"listed in market.instruments ({', '.join(sorted(listed))})"
+                        )
                 cls = spec.agent_class
                 try:
                     cls.check_scenario(cls.Config.model_validate(spec.config), family)
@@ -364,6 +364,19 @@ def _timeline(
 
     lat = [(s, None if d is None else np.array(d, dtype=np.float64)) for s, d in latencies]
     return build_timeline(days, steps_per_day, year_days, points, wake, lat)
+
+
+def _named_instruments(config: Any) -> list[tuple[str, Any]]:
+    """The instruments an agent config names: ``instrument`` and a learned agent's
+    ``actions.instruments``, as ``(field path, name)``."""
+    named: list[tuple[str, Any]] = []
+    if config.get("instrument") is not None:
+        named.append(("instrument", config["instrument"]))
+    actions = config.get("actions")
+    if isinstance(actions, dict):
+        for i, name in enumerate(actions.get("instruments") or ()):
+            named.append((f"actions.instruments.{i}", name))
+    return named
 
 
 def format_validation_error(exc: ValidationError, named: bool = True, data: Any = None) -> str:

@@ -328,3 +328,26 @@ def test_an_agent_module_that_raises_on_import_is_one_line(tmp_path, monkeypatch
     with pytest.raises(ValueError) as info:
         resolve_agent_class("broken_agents_mod.Agent")
     assert "\n" not in str(info.value) and "RuntimeError: boom second line" in str(info.value)
+
+
+def test_a_learned_agent_naming_an_unlisted_action_instrument_is_refused_when_loaded(
+    tmp_path: Path,
+) -> None:
+    data = load_scenario("macro_gap").model_dump(mode="python")
+    data["configs"]["learned"] = {
+        "agents": [
+            {
+                "cls": "agents.deep.LearnedHedger",
+                "config": {
+                    "checkpoint": str(tmp_path / "never_read.pt"),
+                    "features": ["time_fraction"],
+                    "actions": {"kind": "holdings", "instruments": ["underlying", "spx_opt"]},
+                },
+            }
+        ]
+    }
+    with pytest.raises(ScenarioError) as info:
+        validate_scenario(data)
+    msg = str(info.value)
+    assert "configs.learned.agents.0.config.actions.instruments.1" in msg, msg
+    assert "'spx_opt' is not listed" in msg and "\n" not in msg
