@@ -31,8 +31,13 @@ def matvec(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """The logistic function, ``1 / (1 + exp(-x))``."""
-    return 1.0 / (1.0 + np.exp(-x))
+    """The logistic function, ``1 / (1 + exp(-x))``.
+
+    ``exp(-x)`` overflows to ``inf`` for ``x < -709``, where the value is 0
+    exactly: that overflow is the right answer, not an error to warn about.
+    """
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
 
 
 def mlp_forward(params: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:

@@ -173,7 +173,8 @@ class ResidualHedger(_Learned):
     mode: ClassVar[str] = "residual"
 
     def _act(self, out: np.ndarray, needed: np.ndarray) -> np.ndarray:
-        return needed / (1.0 + np.exp(-out))
+        with np.errstate(over="ignore"):  # exp overflow: a fraction of exactly 0
+            return needed / (1.0 + np.exp(-out))
 
 
 class DeepHedger(_Learned):
@@ -298,7 +299,8 @@ class LearnedHedger(Agent):
             elif a.kind == "trade":
                 qty = ACTION_SCALE * f
             else:
-                qty = rule_trade(a.rule, inst, event, view) / (1.0 + np.exp(-f))
+                with np.errstate(over="ignore"):  # exp overflow: a fraction of exactly 0
+                    qty = rule_trade(a.rule, inst, event, view) / (1.0 + np.exp(-f))
             orders.append(self.order(inst, np.where(np.isfinite(qty), qty, 0.0)))
         return orders
 
