@@ -5,6 +5,7 @@ your own manager or allocation policy by subclassing :class:`RiskManager` or
 :class:`AllocationPolicy` (see ``docs/custom_managers.md``).
 """
 
+from agents._builtins import BUILTIN_AGENTS
 from agents._policy_base import (
     Allocation,
     AllocationPolicy,
@@ -51,13 +52,6 @@ from agents.policy_config import (
 )
 from agents.portfolio import BookGreeks, OptionLine, Portfolio, QuoteMemo, UnitQuote
 from agents.vega import VegaHedger, VegaHedgerConfig
-
-#: Short names a scenario may use instead of a dotted path.
-BUILTIN_AGENTS: dict[str, type[Agent]] = {
-    "delta": DeltaHedger,
-    "gamma": GammaHedger,
-    "vega": VegaHedger,
-}
 
 __all__ = [
     "BUILTIN_AGENTS",

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 T = TypeVar("T")
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``" (did you mean 'x'?)"`` for the choice closest to a mistyped word, or ``""``.
+
+    Args:
+        word: What was typed.
+        choices: The names it may have meant.
+    """
+    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def resolve_class(
@@ -35,17 +47,26 @@ def resolve_class(
         if not sep or not all(part.isidentifier() for part in dotted):
             known = ", ".join(builtins) or "none"
             raise ValueError(
-                f"unknown {what} {ref!r} (use {known} or a dotted path such as "
+                f"unknown {what} {ref!r}{did_you_mean(ref, builtins)} (use {known} or a "
+                "dotted path such as "
                 "'pkg.module.Class'; relative paths are not allowed)"
             )
         try:
-            cls = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError) as exc:
+            mod = importlib.import_module(module)
+        except ImportError as exc:
             raise ValueError(f"unknown {what} {ref!r}: {exc}") from None
         except Exception as exc:  # the module itself raised while importing
             msg = " ".join(str(exc).split())
             raise ValueError(
                 f"{what} {ref!r}: importing {module!r} raised {type(exc).__name__}: {msg}"
+            ) from None
+        try:
+            cls = getattr(mod, name)
+        except AttributeError:
+            near = [k for k, v in vars(mod).items() if isinstance(v, type) and issubclass(v, base)]
+            raise ValueError(
+                f"unknown {what} {ref!r}: module {module!r} has no {name!r}"
+                f"{did_you_mean(name, near)}"
             ) from None
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise ValueError(f"{what} {ref!r} is not a subclass of agents.{base.__name__}")

@@ -24,28 +24,19 @@ children's and the alert state.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
+from agents._builtins import BUILTIN_AGENTS
+from agents._resolve import resolve_class
 from agents.base import Agent, AgentConfig, EveryStep
-from agents.delta import DeltaHedger
-from agents.gamma import GammaHedger
 from agents.models import BSMModel, PricingModel
 from agents.monitor import ALERT_METRIC, CLEAR_METRIC
-from agents.vega import VegaHedger
 from market.events import MarketEvent, Order, RiskSnapshot
 from market.validation import StrictModel
-
-#: The short names a child may use (as a scenario's, see ``agents.BUILTIN_AGENTS``).
-BUILTIN_AGENTS: dict[str, type[Agent]] = {
-    "delta": DeltaHedger,
-    "gamma": GammaHedger,
-    "vega": VegaHedger,
-}
 
 
 def resolve_child(ref: str) -> type[Agent]:
@@ -54,20 +45,7 @@ def resolve_child(ref: str) -> type[Agent]:
     Raises:
         ValueError: It names no importable subclass of :class:`~agents.Agent`.
     """
-    if ref in BUILTIN_AGENTS:
-        return BUILTIN_AGENTS[ref]
-    module, sep, name = ref.partition(":") if ":" in ref else ref.rpartition(".")
-    if not sep or not all(p.isidentifier() for p in [*module.split("."), name]):
-        raise ValueError(
-            f"unknown agent class {ref!r} (use {', '.join(BUILTIN_AGENTS)} or a dotted path)"
-        )
-    try:
-        cls = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"unknown agent class {ref!r}: {exc}") from None
-    if not (isinstance(cls, type) and issubclass(cls, Agent)):
-        raise ValueError(f"{ref!r} is not a subclass of agents.Agent")
-    return cls
+    return resolve_class(ref, Agent, BUILTIN_AGENTS, "agent class")
 
 
 class ChildSpec(StrictModel):

@@ -19,13 +19,14 @@ import importlib.util
 import json
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from agents import BUILTIN_AGENTS, Agent, BookFlow, BookPosition, ManagerConfig, RiskManager
+from agents._resolve import did_you_mean, resolve_class
 from agents.manager_spec import ManagerRef, manager_parts
 from market.clock import ClockPoint, Timeline, build_timeline, wake_times
 from market.config import MarketConfig
@@ -47,17 +48,6 @@ class ScenarioError(ValueError):
     """A scenario cannot be loaded or is invalid (exit status 2)."""
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """``" (did you mean 'x'?)"`` for the choice closest to a mistyped word, or ``""``.
-
-    Args:
-        word: What was typed.
-        choices: The names it may have meant.
-    """
-    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def resolve_agent_class(ref: str | type) -> type[Agent]:
     """The agent class a scenario names.
 
@@ -66,42 +56,10 @@ def resolve_agent_class(ref: str | type) -> type[Agent]:
             or a dotted path (``"pkg.module.Class"`` or ``"pkg.module:Class"``).
 
     Raises:
-        ValueError: It names no importable subclass of :class:`~agents.Agent`.
+        ValueError: It names no importable subclass of :class:`~agents.Agent`
+            (one line, with the closest name where one is near).
     """
-    cls: Any = ref
-    if isinstance(ref, str):
-        if ref in BUILTIN_AGENTS:
-            return BUILTIN_AGENTS[ref]
-        module, sep, name = ref.partition(":") if ":" in ref else ref.rpartition(".")
-        dotted = [*module.split("."), name]
-        if not sep or not all(part.isidentifier() for part in dotted):
-            known = ", ".join(BUILTIN_AGENTS)
-            raise ValueError(
-                f"unknown agent class {ref!r}{did_you_mean(ref, BUILTIN_AGENTS)} (use {known} "
-                "or a dotted path such as 'pkg.module.Class'; relative paths are not allowed)"
-            )
-        try:
-            mod = importlib.import_module(module)
-        except ImportError as exc:
-            raise ValueError(f"unknown agent class {ref!r}: {exc}") from None
-        except Exception as exc:  # the module itself raised while importing
-            msg = " ".join(str(exc).split())
-            raise ValueError(
-                f"agent class {ref!r}: importing {module!r} raised {type(exc).__name__}: {msg}"
-            ) from None
-        try:
-            cls = getattr(mod, name)
-        except AttributeError:
-            agents = [
-                k for k, v in vars(mod).items() if isinstance(v, type) and issubclass(v, Agent)
-            ]
-            raise ValueError(
-                f"unknown agent class {ref!r}: module {module!r} has no {name!r}"
-                f"{did_you_mean(name, agents)}"
-            ) from None
-    if not (isinstance(cls, type) and issubclass(cls, Agent)):
-        raise ValueError(f"{ref!r} is not a subclass of agents.Agent")
-    return cls
+    return resolve_class(ref, Agent, BUILTIN_AGENTS, "agent class")
 
 
 class AgentSpec(StrictModel):
