@@ -97,3 +97,15 @@ def first_error(exc: ValidationError) -> str:
     )
     msg = " ".join(str(err["msg"]).removeprefix("Value error, ").split())
     return f"{loc}: {msg}" if loc else msg
+
+
+def check_class_config(klass: Any, config: Any) -> None:
+    """Validate ``config`` with ``klass.Config``; a failure is one line naming the class.
+
+    Raises:
+        ValueError: ``field.path: message (config of Klass)``.
+    """
+    try:
+        klass.Config.model_validate(config)
+    except ValidationError as exc:
+        raise ValueError(f"{first_error(exc)} (config of {klass.__name__})") from None

@@ -10,13 +10,12 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from agents._resolve import first_error, resolve_class
+from agents._resolve import check_class_config, resolve_class
 from agents.manager import RiskManager
 from agents.manager_config import ManagerConfig
 from market.validation import StrictModel
@@ -70,11 +69,7 @@ class ManagerSpec(StrictModel):
         ref = info.data.get("cls")
         if ref is None:  # cls itself failed
             return config
-        mgr = resolve_manager_class(ref)
-        try:
-            mgr.Config.model_validate(config)
-        except ValidationError as exc:
-            raise ValueError(f"{first_error(exc)} (config of {mgr.__name__})") from None
+        check_class_config(resolve_manager_class(ref), config)
         return config
 
     @property

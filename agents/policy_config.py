@@ -16,14 +16,13 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from agents._policy_base import AllocationPolicy, PolicyConfig
-from agents._resolve import first_error, resolve_class
+from agents._resolve import check_class_config, resolve_class
 
 Greek = Literal["delta", "gamma", "vega"]
 
@@ -143,11 +142,7 @@ class PolicySpec(PolicyConfig):
         ref = info.data.get("cls")
         if ref is None:  # cls itself failed
             return config
-        policy = resolve_class(ref, AllocationPolicy, {}, "policy class")
-        try:
-            policy.Config.model_validate(config)
-        except ValidationError as exc:
-            raise ValueError(f"{first_error(exc)} (config of {policy.__name__})") from None
+        check_class_config(resolve_class(ref, AllocationPolicy, {}, "policy class"), config)
         return config
 
     @property
