@@ -85,9 +85,26 @@ def stress_moves(
 
 
 def stressed_loss(
-    delta: np.ndarray, gamma: np.ndarray, vega: np.ndarray, ds: np.ndarray, dv: float
+    delta: np.ndarray,
+    gamma: np.ndarray,
+    vega: np.ndarray,
+    ds: np.ndarray,
+    dv: float,
+    xp: Any = None,
 ) -> np.ndarray:
-    """Worst loss over the stress grid (positive = loss), currency, ``[n]``."""
+    """Worst loss over the stress grid (positive = loss), currency, ``[n]``.
+
+    Args:
+        delta: Book delta, units of spot, ``[n]``.
+        gamma: Book gamma, per unit spot squared, ``[n]``.
+        vega: Book vega, currency per 1.00 of vol, ``[n]``.
+        ds: Stress spot move, currency, ``[n]``.
+        dv: Stress vol move, decimal.
+        xp: An array namespace with ``abs`` and ``maximum(x, floor)`` (the
+            trainer's torch one); None: numpy.
+    """
+    if xp is not None:
+        return xp.maximum(xp.abs(delta) * ds - 0.5 * gamma * ds * ds, 0.0) + xp.abs(vega) * dv
     return np.maximum(0.0, np.abs(delta) * ds - 0.5 * gamma * ds * ds) + np.abs(vega) * dv
 
 

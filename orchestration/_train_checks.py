@@ -13,10 +13,9 @@ def check_supported(scenario: Scenario, instruments: str | tuple[str, ...]) -> t
     """The instruments a policy would trade, if the trainer supports the scenario.
 
     Any world, clock, book and flow trains (the training set is the engine's
-    own events). Refused: an instrument that is not listed, an option held to
-    expiry that the exchange re-strikes, and a manager ``hard_limit`` (its
-    stressed-loss rejection is not run in training; ``max_order`` is) --
-    that one :func:`orchestration.train.train` checks on the base configuration.
+    own events; the manager's ``max_order`` and ``hard_limit`` apply in
+    training as in the engine). Refused: an instrument that is not listed,
+    and an option held to expiry that the exchange re-strikes.
 
     Raises:
         ScenarioError: One line saying what to change.

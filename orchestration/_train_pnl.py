@@ -80,6 +80,7 @@ class DeviceSet:
     kept_greeks: dict[str, Any]
     kept_live: Any
     device: Any
+    stress_ds: Any = None
 
 
 def to_device(ts: TrainSet, device: str = "cpu") -> DeviceSet:
@@ -121,6 +122,7 @@ def to_device(ts: TrainSet, device: str = "cpu") -> DeviceSet:
         slot_greeks=[{g: t(v) for g, v in s.greeks.items()} for s in ts.slots],
         strike={k: t(v) for k, v in ts.strike.items()},
         device=device,
+        stress_ds=t(ts.stress_ds) if ts.hard_limit is not None else None,
     )
 
 

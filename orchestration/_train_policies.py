@@ -4,7 +4,8 @@
 as the engine's manager does: each actor sees the book (the unhedged book's
 greeks plus the hedge's, plus the orders of the actors before it at the
 quotes' greeks), its orders pass the manager's per-order limits (an order over
-``max_order`` is rejected on that path, as the engine rejects it), and the
+``max_order``, or taking the stressed loss over the ``hard_limit``, is
+rejected on that path, as the engine rejects it), and the
 step's orders are netted per instrument and filled by the
 :class:`~orchestration._train_pnl.Ledger`. Actors:
 
@@ -25,6 +26,7 @@ from typing import Any
 
 from agents import _features
 from agents._band import band_trade
+from agents.allocation import stressed_loss
 from orchestration._train_pnl import XP, DeviceSet, Ledger
 
 #: The greek each built-in band hedger class keeps in its band.
@@ -209,6 +211,32 @@ class LearnedActor:
         return orders
 
 
+def hard_limit(qty: Any, view: dict[str, Any], q: dict[str, Any], k: int, ds: DeviceSet) -> Any:
+    """The manager's ``hard_limit`` on one order (its :meth:`check_order`), in torch.
+
+    The order is cut to zero on the paths where it takes the book's stressed
+    loss (:func:`agents.allocation.stressed_loss` at the step's stress grid)
+    above ``hard_limit x budget`` and raises it.
+
+    Args:
+        qty: Units ordered, ``[n]``.
+        view: The book's greeks before the order, ``[n]`` each.
+        q: The instrument's quotes (greeks per unit, ``[T + 1, n]``).
+        k: The step.
+        ds: The training set (its ``stress_ds``, ``stress_dv``, ``hard_limit``, ``budget``).
+    """
+    import torch
+
+    ts = ds.ts
+    assert ts.hard_limit is not None and ds.stress_ds is not None
+    d, dv = ds.stress_ds[k], ts.stress_dv
+    before = stressed_loss(view["delta"], view["gamma"], view["vega"], d, dv, XP)
+    moved = {g: view[g] + qty * q[g][k] for g in GREEKS3}
+    after = stressed_loss(moved["delta"], moved["gamma"], moved["vega"], d, dv, XP)
+    reject: Any = (after > ts.hard_limit * ts.budget) & (after > before)
+    return torch.where(reject, qty * 0.0, qty)
+
+
 def rollout(ds: DeviceSet, cascade: list[Any]) -> tuple[Any, Any]:
     """Run the cascade over every step of the training set.
 
@@ -236,6 +264,8 @@ def rollout(ds: DeviceSet, cascade: list[Any]) -> tuple[Any, Any]:
                 if limit is not None:
                     qty = torch.where(torch.abs(qty) > limit, qty * 0.0, qty)
                 q = ds.quotes[inst]
+                if ts.hard_limit is not None:
+                    qty = hard_limit(qty, view, q, k, ds)
                 view = {g: view[g] + qty * q[g][k] for g in GREEKS3}
                 net[inst] = net[inst] + qty if inst in net else qty
         for inst, qty in net.items():

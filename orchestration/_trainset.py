@@ -117,6 +117,11 @@ class TrainSet:
         year_days: Days per year.
         horizon: Run length, years.
         max_order: The manager's per-order limits (units) per instrument.
+        stress_ds: The manager's stress-grid spot move per step, currency, ``[T + 1, n]``.
+        stress_dv: The stress grid's vol move, decimal.
+        hard_limit: The manager's hard limit on the stressed loss, as a multiple
+            of ``budget`` (None: none).
+        budget: The manager's risk budget, currency.
     """
 
     instruments: list[str]
@@ -142,6 +147,10 @@ class TrainSet:
     year_days: float
     horizon: float
     max_order: dict[str, float]
+    stress_ds: np.ndarray
+    stress_dv: float
+    hard_limit: float | None
+    budget: float
 
     @property
     def n_steps(self) -> int:
@@ -228,6 +237,7 @@ def build_trainset(
     spread = {k: np.ones(T + 1) for k in names}
     book = {g: np.zeros(shape) for g in ("delta", "gamma", "vega", "theta")}
     bands = {g: np.zeros(shape) for g in ("delta", "gamma", "vega")}
+    stress_ds = np.zeros(shape)
     trade_slot = {k: np.full(T + 1, -1, dtype=np.int64) for k in names}
     slots: list[Slot] = []
     rolled: dict[str, int] = {}  # instrument -> its slot (rolled instruments)
@@ -332,6 +342,7 @@ def build_trainset(
                 book[g][step] = mgr._running[g]
             for g in bands:
                 bands[g][step] = mgr._bands[g]
+            stress_ds[step] = mgr._ds
             mgr.settle()
         else:
             book_pnl = mgr.finish(evs).pnl
@@ -362,6 +373,10 @@ def build_trainset(
         year_days=scenario.year_days,
         horizon=scenario.days / scenario.year_days,
         max_order=dict(cfg.max_order),
+        stress_ds=stress_ds,
+        stress_dv=float(cfg.stress_vol),
+        hard_limit=cfg.hard_limit,
+        budget=float(cfg.budget),
     )
 
 

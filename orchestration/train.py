@@ -282,11 +282,6 @@ def train(
             f"({hc.manager_class.__name__}), whose hooks training does not run: train on "
             "another --base"
         )
-    if hc.manager_config.hard_limit is not None:
-        raise ScenarioError(
-            f"train: configuration {bname!r} has a manager hard_limit, which training does "
-            "not apply (max_order it does): drop it or train on another --base"
-        )
     rules = rule_cascade(hc)
     kind = action if action is not None else ("fraction" if mode == "residual" else "trade")
     if kind not in ("holdings", "fraction", "trade"):
