@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import market.pricing.bsm as bsm_module
+import market.pricing._bsm_kernel as bsm_module
 from market.pricing import (
     BSMGreeks,
     bsm_delta,
