@@ -259,6 +259,34 @@ def _cascade(scenario: Scenario, config: str) -> list[str]:
     return cascade_order([(a.agent_name, a.agent_class.greek) for a in hc.agents])
 
 
+def user_classes(scenario: Scenario) -> tuple[str, ...]:
+    """Dotted paths of the classes a run's components hold: agents, managers, policies.
+
+    Named in the one-line error when a worker cannot import one's module.
+    """
+    from agents.policy_config import PolicySpec
+
+    out: set[str] = set()
+
+    def add(cls: type) -> None:
+        out.add(f"{cls.__module__}.{cls.__qualname__}")
+
+    for hc in scenario.configs.values():
+        for a in hc.agents:
+            add(a.agent_class)
+        add(hc.manager_class)
+        policy: Any = hc.manager_config.policy
+        while policy is not None:
+            if isinstance(policy, dict):  # a spec's ``base``, as written
+                policy = PolicySpec.model_validate(policy) if "cls" in policy else None
+            elif isinstance(policy, PolicySpec):
+                add(policy.policy_class)
+                policy = policy.config.get("base")
+            else:
+                policy = getattr(policy, "base", None)
+    return tuple(sorted(out))
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     line = text.splitlines()[0] if text else ""
@@ -331,12 +359,7 @@ class RayRun:
         self.max_failures = max_failures
         self.deadlines = deadlines or Deadlines()
         ship_user_modules()
-        classes = {
-            f"{a.agent_class.__module__}.{a.agent_class.__qualname__}"
-            for hc in scenario.configs.values()
-            for a in hc.agents
-        }
-        self.rt = RayRuntime(user_code_runtime_env(), tuple(sorted(classes)))
+        self.rt = RayRuntime(user_code_runtime_env(), user_classes(scenario))
         self.run_id = run_id = uuid.uuid4().hex[:12]
         self.failures: dict[str, int] = {}
         self.node_ids: set[str] = set()

@@ -120,3 +120,16 @@ def test_the_user_classes_pass_the_check_kit_and_a_broken_copy_fails_it(tmp_path
 
     with pytest.raises(ManagerContractError, match="NoMemory: snapshot\\(\\)/restore\\(\\)"):
         check_policy(NoMemory, {"trigger": 0.01})
+
+
+def test_a_workers_missing_module_error_can_name_the_users_policy_and_manager(
+    tmp_path: Path,
+) -> None:
+    # The classes a Ray worker may fail to import, named in its one-line error:
+    # the agents', the managers' and the policies' (event_aware's base included).
+    from orchestration.ray_runtime import user_classes
+
+    sys.modules.pop("desk_rules", None)
+    names = user_classes(load_scenario(str(_project(tmp_path))))
+    assert {"desk_rules.Desk", "desk_rules.Brake", "agents.manager.RiskManager"} <= set(names)
+    assert any(n.endswith(".DeltaHedger") for n in names), names
