@@ -3,11 +3,14 @@ buffered and summarised in batches. Part of :class:`agents.manager.RiskManager`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from agents.allocation import GREEKS
 from agents.manager_config import ManagerConfig
-from market.events import MarketEvent
+from agents.portfolio import Portfolio
+from market.events import MarketEvent, Order
 
 #: Numbers the per-step series buffer holds (five per path and step) before
 #: its percentiles are taken.
@@ -29,6 +32,13 @@ class SeriesBuffer:
     _series: list[dict[str, float]]
     _series_buf: np.ndarray | None
     _series_meta: list[tuple[float, float, tuple[float, ...], tuple[float, float, float] | None]]
+    sample_paths: int
+    portfolio: Portfolio
+    _sample: list[dict[str, np.ndarray]]
+    _stamps: list[str]
+
+    def net_orders(self) -> list[Order]:
+        raise NotImplementedError
 
     @property
     def series(self) -> list[dict[str, float]]:
@@ -123,3 +133,50 @@ class SeriesBuffer:
             row["pnl_mean"] = means[2]
             self._series.append(row)
         self._series_meta = []
+
+    def _sample_add(self, market: MarketEvent, loss: np.ndarray) -> None:
+        """Copy this step's post-trade values on the first :attr:`sample_paths` paths."""
+        k, n = self.sample_paths, market.n_paths
+        r = self._running
+
+        def head(x: Any) -> np.ndarray:
+            return np.array(np.broadcast_to(np.asarray(x, dtype=np.float64), (n,))[:k])
+
+        row = {
+            "pnl": head(self._wealth),
+            "delta": head(r["delta"]),
+            "gamma": head(r["gamma"]),
+            "vega": head(r["vega"]),
+            "theta": head(r["theta"]),
+            "stressed_loss": head(loss),
+            "spot": head(market.spot),
+            "atm_vol": head(market.surface.atm),
+        }
+        traded = {o.instrument: o.qty for o in self.net_orders()}
+        held = self.portfolio.positions()
+        for q in market.quotes:
+            row[f"hold:{q.instrument}"] = head(held.get(q.instrument, 0.0))
+            row[f"trade:{q.instrument}"] = head(traded.get(q.instrument, 0.0))
+        self._sample.append(row)
+        self._stamps.append(market.stamp)
+
+    @property
+    def sampled(self) -> dict[str, np.ndarray]:
+        """Per-step values on the first :attr:`sample_paths` paths (empty when none).
+
+        ``pnl`` (pre-trade mark-to-market wealth, currency), the post-trade
+        book ``delta`` (units of spot), ``gamma`` (per unit of spot), ``vega``
+        (per 1.00 of vol), ``theta`` (per year), ``stressed_loss`` (currency),
+        ``spot``, ``atm_vol`` (decimal), and per listed instrument
+        ``hold:<name>`` (units held after the step's fills) and
+        ``trade:<name>`` (the step's net order, units): ``[steps, k]`` each;
+        ``stamp``: the steps' calendar stamps, ``[steps]``.
+        """
+        rows = self._sample
+        if not rows:
+            return {}
+        keys = list(dict.fromkeys(key for row in rows for key in row))
+        zero = np.zeros(self.sample_paths)
+        out = {key: np.stack([row.get(key, zero) for row in rows]) for key in keys}
+        out["stamp"] = np.array(self._stamps, dtype=str)
+        return out

@@ -32,6 +32,8 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from agents._manager_budget import BudgetHooks
+from agents._manager_models import ModelViews
+from agents._manager_orders import OrderFlow
 from agents._manager_series import (
     SERIES_BUFFER_ELEMENTS,
     SERIES_MAX_ROWS,
@@ -43,13 +45,13 @@ from agents.attribution import PnLAttribution
 from agents.base import AgentTurn
 from agents.book import BookFlow, BookKeeper, BookPosition
 from agents.manager_config import ConfigResult, ManagerConfig
-from agents.models import MODEL_GREEKS, BSMModel, PricingModel, model_greeks
+from agents.models import MODEL_GREEKS, BSMModel, PricingModel
 from agents.monitor import CLEAR_METRIC, ModelMonitor
 from agents.policies import build_policy
-from agents.portfolio import OptionLine, Portfolio, QuoteMemo
+from agents.portfolio import Portfolio, QuoteMemo
 from market._fills import minutes_since_release
 from market._rng import BlockRNG
-from market.clock import CLOCK_TOL, minutes_to_years
+from market.clock import minutes_to_years
 from market.events import (
     Announcement,
     Fill,
@@ -64,16 +66,7 @@ __all__ = ["SERIES_BUFFER_ELEMENTS", "SERIES_MAX_ROWS", "SERIES_SAMPLE_PATHS", "
 _MODEL: TypeAdapter[PricingModel] = TypeAdapter(PricingModel)
 
 
-#: Quantity of a stand-in line (only its terms are used).
-_NO_QTY = np.zeros(0)
-
-
-def _model_fn(model: PricingModel, market: MarketEvent, ln: OptionLine) -> Any:
-    """The deferred :func:`model_greeks` call of one contract."""
-    return lambda: model_greeks(model, market, ln.strike, ln.expiry, ln.is_call)
-
-
-class RiskManager(BudgetHooks, SeriesBuffer):
+class RiskManager(BudgetHooks, OrderFlow, ModelViews, SeriesBuffer):
     """The manager of one hedging configuration over ``n`` paths.
 
     Subclass it for a desk's own rules (``docs/custom_managers.md``): set
@@ -279,70 +272,6 @@ class RiskManager(BudgetHooks, SeriesBuffer):
             self._book_order(market, agent, o)
         return self._turn()
 
-    def _book_order(self, market: MarketEvent, agent: str, o: Order) -> None:
-        """Apply the hard limits to an order executing now and add it to the book's greeks."""
-        q = market.quote(o.instrument)
-        qty = o.qty
-        reject = self.check_order(agent, o.instrument, qty, q)
-        if reject is not None and reject.any():
-            self.rejected += reject & (qty != 0.0)
-            qty = np.where(reject, 0.0, qty)
-        for g in MODEL_GREEKS:
-            self._running[g] = self._running[g] + qty * getattr(q, g)
-        for key, running in self._by_model.items():
-            unit = self._hedge_by_model[key][o.instrument]
-            for g in MODEL_GREEKS:
-                running[g] = running[g] + qty * unit[g]
-        self._orders.append(Order(o.step, agent, o.instrument, qty))
-
-    def _execute_arrivals(self, market: MarketEvent) -> None:
-        """Book the orders in flight that arrive by this step (in decision order)."""
-        due = [(t, o) for t, o in self._inflight if t <= market.time + CLOCK_TOL]
-        if not due:
-            return
-        self._inflight = [(t, o) for t, o in self._inflight if t > market.time + CLOCK_TOL]
-        for _, o in due:
-            self._book_order(market, o.sender, o)
-
-    def _inflight_greeks(
-        self, market: MarketEvent, hedge: dict[str, Any] | None
-    ) -> dict[str, np.ndarray] | None:
-        """Greeks of the orders in flight at this step's quotes (None when none)."""
-        if not self._inflight:
-            return None
-        out = {g: np.zeros(market.n_paths) for g in MODEL_GREEKS}
-        for _, o in self._inflight:
-            if hedge:
-                unit = hedge[o.instrument]
-            else:
-                q = market.quote(o.instrument)
-                unit = {g: getattr(q, g) for g in MODEL_GREEKS}
-            for g in MODEL_GREEKS:
-                out[g] = out[g] + o.qty * unit[g]
-        return out
-
-    def _due(self, agent: str | None, view: dict[str, np.ndarray]) -> np.ndarray | None:
-        """Paths on which ``agent``'s state trigger fires (None = no state trigger)."""
-        trig = self.triggers.get(agent) if agent is not None else None
-        if trig is None:
-            return None
-        market = self._market
-        assert market is not None
-        kind, arg = trig
-        if kind == "spot_move":
-            last = self._last_spot[agent]  # type: ignore[index]
-            moved = np.abs(market.spot / np.where(np.isnan(last), market.spot, last) - 1.0)
-            return np.isnan(last) | (moved > arg)
-        return np.abs(view[arg]) > self._bands[arg]
-
-    def net_orders(self) -> list[Order]:
-        """This step's orders netted per instrument (first-ordered first), non-zero only."""
-        net: dict[str, np.ndarray] = {}
-        for o in self._orders:
-            net[o.instrument] = net[o.instrument] + o.qty if o.instrument in net else o.qty
-        step = self._market.step if self._market is not None else 0
-        return [Order(step, "manager", k, v) for k, v in net.items() if np.any(v)]
-
     def settle(self, last_turn: AgentTurn | None = None) -> None:
         """Fill the netted orders at this step's quotes, book them, split them back.
 
@@ -422,21 +351,6 @@ class RiskManager(BudgetHooks, SeriesBuffer):
         self._undelivered = {}
         return out
 
-    def _slip(self, f: Fill, quote: Any, since: float) -> None:
-        """Add a post-release fill's cost against the pre-release mid of its contract.
-
-        Paths whose contract was relisted or re-struck since count the cost
-        against their own mid (the spread and fees only).
-        """
-        if self.slippage_minutes is None or since > self.slippage_minutes + 1e-9:
-            return
-        pre = self._pre_mid.get(f.instrument)
-        ref = f.mid
-        if pre is not None and pre[0] == quote.contract:
-            ref = np.where(pre[1] == quote.strike, pre[2], f.mid)
-        fee = f.cost - f.qty * (f.price - f.mid)
-        self.slippage = self.slippage + f.qty * (f.price - ref) + fee
-
     def _minutes_since_release(self, time: float) -> float | None:
         return minutes_since_release(self.released, time, self.year_days)
 
@@ -467,113 +381,7 @@ class RiskManager(BudgetHooks, SeriesBuffer):
             sampled=self.sampled,
         )
 
-    def _sample_add(self, market: MarketEvent, loss: np.ndarray) -> None:
-        """Copy this step's post-trade values on the first :attr:`sample_paths` paths."""
-        k, n = self.sample_paths, market.n_paths
-        r = self._running
-
-        def head(x: Any) -> np.ndarray:
-            return np.array(np.broadcast_to(np.asarray(x, dtype=np.float64), (n,))[:k])
-
-        row = {
-            "pnl": head(self._wealth),
-            "delta": head(r["delta"]),
-            "gamma": head(r["gamma"]),
-            "vega": head(r["vega"]),
-            "theta": head(r["theta"]),
-            "stressed_loss": head(loss),
-            "spot": head(market.spot),
-            "atm_vol": head(market.surface.atm),
-        }
-        traded = {o.instrument: o.qty for o in self.net_orders()}
-        held = self.portfolio.positions()
-        for q in market.quotes:
-            row[f"hold:{q.instrument}"] = head(held.get(q.instrument, 0.0))
-            row[f"trade:{q.instrument}"] = head(traded.get(q.instrument, 0.0))
-        self._sample.append(row)
-        self._stamps.append(market.stamp)
-
-    @property
-    def sampled(self) -> dict[str, np.ndarray]:
-        """Per-step values on the first :attr:`sample_paths` paths (empty when none).
-
-        ``pnl`` (pre-trade mark-to-market wealth, currency), the post-trade
-        book ``delta`` (units of spot), ``gamma`` (per unit of spot), ``vega``
-        (per 1.00 of vol), ``theta`` (per year), ``stressed_loss`` (currency),
-        ``spot``, ``atm_vol`` (decimal), and per listed instrument
-        ``hold:<name>`` (units held after the step's fills) and
-        ``trade:<name>`` (the step's net order, units): ``[steps, k]`` each;
-        ``stamp``: the steps' calendar stamps, ``[steps]``.
-        """
-        rows = self._sample
-        if not rows:
-            return {}
-        keys = list(dict.fromkeys(key for row in rows for key in row))
-        zero = np.zeros(self.sample_paths)
-        out = {key: np.stack([row.get(key, zero) for row in rows]) for key in keys}
-        out["stamp"] = np.array(self._stamps, dtype=str)
-        return out
-
     # ------------------------------------------------------------- helpers
-    def _model_key(self, model: PricingModel) -> str:
-        key = self._model_keys.get(model)
-        if key is None:
-            key = self._model_keys[model] = model.model_dump_json()
-        return key
-
-    def _model_greeks(self, market: MarketEvent) -> None:
-        """Book and listed-instrument greeks under each agent model in use.
-
-        BSM (a monitor's ``switch_model``) reuses what is already computed:
-        the book's greeks from :meth:`begin_step` and the quotes' own greeks.
-        Another model's per-unit greeks come from the shared quote memo, so a
-        contract is priced once per step and model, whatever the number of
-        configurations holding it.
-        """
-        self._by_model, self._hedge_by_model = {}, {}
-        memo = self.portfolio.memo
-        n = market.n_paths
-        for model in self.models.values():
-            key = self._model_key(model)
-            if key in self._by_model:
-                continue
-            if isinstance(model, BSMModel):
-                book = dict(self._running)
-                hedge = {
-                    q.instrument: {
-                        "delta": q.delta,
-                        "gamma": q.gamma,
-                        "vega": q.vega,
-                        "theta": q.theta,
-                    }
-                    for q in market.quotes
-                }
-                self._by_model[key], self._hedge_by_model[key] = book, hedge
-                continue
-            book = {g: np.zeros(n) for g in MODEL_GREEKS}
-            book["delta"] = self.portfolio.stock.copy()
-            for ln in self.portfolio.lines.values():
-                unit = memo.model_units(key, market, ln, _model_fn(model, market, ln))
-                for g in MODEL_GREEKS:
-                    book[g] = book[g] + ln.qty * unit[g]
-            hedge = {}
-            for q in market.quotes:
-                if q.kind == "underlying":
-                    zero = np.zeros(n)
-                    hedge[q.instrument] = {
-                        "delta": np.ones(n),
-                        "gamma": zero,
-                        "vega": zero,
-                        "theta": zero,
-                    }
-                else:
-                    ln = OptionLine(
-                        q.instrument, q.contract, q.is_call, q.expiry, q.strike, _NO_QTY
-                    )
-                    unit = memo.model_units(key, market, ln, _model_fn(model, market, ln))
-                    hedge[q.instrument] = dict(unit)  # the view's own dict
-            self._by_model[key], self._hedge_by_model[key] = book, hedge
-
     def _turn(self) -> AgentTurn:
         market = self._market
         assert market is not None

@@ -253,3 +253,14 @@ def test_policy_config_is_validated_when_the_manager_config_is() -> None:
         ValidationError, match=r"nope: Extra inputs are not permitted \(config of Strict\)"
     ):
         ManagerConfig(policy={"cls": Strict, "config": {"nope": 1}})
+
+
+def test_the_managers_mixins_resolve_to_the_framework_methods() -> None:
+    # The order-flow and series mixins declare stubs for what the others
+    # provide; the bases' order makes the real methods win.
+    from agents._manager_budget import BudgetHooks
+    from agents._manager_orders import OrderFlow
+    from agents.manager import RiskManager
+
+    assert RiskManager.check_order is BudgetHooks.check_order
+    assert RiskManager.net_orders is OrderFlow.net_orders
