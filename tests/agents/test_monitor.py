@@ -70,3 +70,55 @@ def test_alert_can_switch_every_agents_model() -> None:
     )
     alerts, mgr = _alerts(gap, "delta")
     assert alerts and {m.kind for m in mgr.models.values()} == {"merton"}
+
+
+def _parts(unexplained: list[float], size: float = 1.0) -> dict[str, np.ndarray]:
+    n = len(unexplained)
+    return {
+        "delta": np.full(n, size),
+        "gamma": np.full(n, -size),  # cancels delta: the per-path scale is the sizes' sum
+        "vega": np.zeros(n),
+        "theta": np.zeros(n),
+        "unexplained": np.array(unexplained),
+    }
+
+
+def test_per_path_monitor_latches_and_rearms_each_path_on_its_own() -> None:
+    mon = ModelMonitor(MonitorConfig(window=1, threshold=0.5, rearm=0.5, per_path=True))
+    assert mon.update(_parts([0.1, 0.1, 0.1]), 1, 0.0) is None
+    alert = mon.update(_parts([2.0, 0.1, 0.1]), 2, 0.1)  # ratio 2.0 / 2.0 = 1.0 on path 0
+    assert alert is not None and alert.metric == "unexplained_ratio"
+    assert alert.paths.tolist() == [True, False, False] and alert.value == 1 / 3
+    assert mon.update(_parts([0.8, 0.1, 0.1]), 3, 0.2) is None  # 0.4: latched (re-arm 0.25)
+    alert = mon.update(_parts([0.8, 0.1, 1.2]), 4, 0.3)  # path 2 on, path 0 still latched
+    assert alert is not None and alert.paths.tolist() == [True, False, True]
+    alert = mon.update(_parts([0.1, 0.1, 0.8]), 5, 0.4)  # path 0 re-arms
+    assert alert is not None and alert.metric == "unexplained_ratio"
+    assert alert.paths.tolist() == [False, False, True]
+    cleared = mon.update(_parts([0.1, 0.1, 0.1]), 6, 0.5)
+    assert cleared is not None and cleared.metric == "unexplained_ratio_cleared"
+    assert not cleared.paths.any() and not mon.active
+    fresh = ModelMonitor(mon.config)
+    fresh.restore(mon.snapshot())
+    assert fresh.update(_parts([2.0, 0.1, 0.1]), 7, 0.6).paths.tolist() == [True, False, False]
+
+
+def test_per_path_monitor_only_alerts() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="per-path monitor only alerts"):
+        MonitorConfig(per_path=True, action="tighten")
+
+
+def test_per_path_alert_does_not_depend_on_the_batch() -> None:
+    """A path's alert is its own: the same on a shard as in the whole batch."""
+    cfg = MonitorConfig(window=3, threshold=0.3, per_path=True)
+    whole, part = ModelMonitor(cfg), ModelMonitor(cfg)
+    rng = np.random.default_rng(3)
+    for step in range(8):
+        p = {b: rng.normal(size=50) for b in ("delta", "gamma", "vega", "theta", "unexplained")}
+        p["unexplained"] = p["unexplained"] * (0.05 + 0.5 * (np.arange(50) % 2))
+        whole.update(p, step, 0.0)
+        part.update({b: v[20:] for b, v in p.items()}, step, 0.0)
+        assert np.array_equal(whole.paths[20:], part.paths)
+    assert 0 < whole.paths.sum() < 50
