@@ -23,9 +23,11 @@ on its own (its window of steps, no other path's): where paths live in
 different states of the world (a calm/stressed regime per path) the alert is
 that path's, and it does not depend on which paths share a batch or shard.
 On one path the explained buckets cancel (gamma against theta on a quiet
-day), so there the scale is the RMS of their sizes' sum::
+day), so there the scale is the RMS of their sizes' sum, without the delta
+bucket (that is the hedge's own position, which a switched hedger changes,
+not how well the model explains the book)::
 
-    ratio = RMS(unexplained) / RMS(|delta| + |gamma| + |vega| + |theta|)   (over the window)
+    ratio = RMS(unexplained) / RMS(|gamma| + |vega| + |theta|)   (over the window)
 
 A step on which any path's alert turns on or off sends one alert carrying
 every path's state (:attr:`~market.events.ModelAlert.paths`): metric
@@ -113,7 +115,7 @@ class ModelMonitor:
             time: Years since start.
         """
         if self.config.per_path:
-            size = sum(np.abs(parts[b]) for b in ("delta", "gamma", "vega", "theta"))
+            size = sum(np.abs(parts[b]) for b in ("gamma", "vega", "theta"))
             return self._update_paths(parts["unexplained"], np.asarray(size), step, time)
         explained = parts["delta"] + parts["gamma"] + parts["vega"] + parts["theta"]
         self._unexplained.append(float(np.mean(parts["unexplained"] ** 2)))
