@@ -11,6 +11,11 @@ hedger, whose BSM greeks decay in a stressed world) and ``learned`` (e.g. a
 * ``blend``: per instrument ``w · learned + (1 − w) · model`` with
   ``w = w_calm`` normally and ``w = w_alert`` while the alert is on.
 
+A per-path alert (a monitor with ``per_path``, whose alerts carry every
+path's state) routes or weights each path by its own alert: a path whose
+alert is on trades the learned child's orders (or ``w_alert``), the others
+the model's.
+
 Both children see every step the hybrid is called (every event, notice, fill
 and the same view of the book), so the idle one keeps its state (a GRU's
 hidden state, a band's memory); only the routed (or blended) orders reach the
@@ -123,7 +128,8 @@ class HybridHedger(Agent):
         for label in ("model_based", "learned"):
             cls, cfg = getattr(self.config, label).validated()
             self.children[label] = cls(f"{name}.{label}", cfg, rng=self.rng)
-        self.alert = False
+        #: The alert: one for every path (bool), or per path (``[n]`` bool).
+        self.alert: bool | np.ndarray = False
 
     @classmethod
     def check_scenario(cls, config: AgentConfig, family: Mapping[str, Any]) -> None:
@@ -138,11 +144,13 @@ class HybridHedger(Agent):
                 raise ValueError(f"{label}: {exc}") from None
 
     @property
-    def weight(self) -> float:
-        """The learned child's weight now (switch: 0 or 1)."""
-        if self.config.route == "switch":
-            return 1.0 if self.alert else 0.0
-        return self.config.w_alert if self.alert else self.config.w_calm
+    def weight(self) -> float | np.ndarray:
+        """The learned child's weight now (switch: 0 or 1), per path under a per-path alert."""
+        cfg = self.config
+        on, off = (1.0, 0.0) if cfg.route == "switch" else (cfg.w_alert, cfg.w_calm)
+        if isinstance(self.alert, np.ndarray):
+            return np.where(self.alert, on, off)
+        return on if self.alert else off
 
     # ------------------------------------------------------------ forwarded hooks
     def on_fill(self, fill: Any) -> None:
@@ -163,7 +171,10 @@ class HybridHedger(Agent):
     def on_alert(self, alert: Any) -> None:
         """Route on the model-decay alert and its clearing; forward to both children."""
         metric = getattr(alert, "metric", None)
-        if metric == ALERT_METRIC:
+        paths = getattr(alert, "paths", None)
+        if metric in (ALERT_METRIC, CLEAR_METRIC) and paths is not None:
+            self.alert = np.array(paths, dtype=bool)
+        elif metric == ALERT_METRIC:
             self.alert = True
         elif metric == CLEAR_METRIC:
             self.alert = False
@@ -191,13 +202,19 @@ class HybridHedger(Agent):
     def on_market(self, event: MarketEvent, view: RiskSnapshot) -> list[Order]:
         """The routed child's orders (switch), or the blend, as the hybrid's."""
         orders = self.child_orders(event, view)
-        if self.config.route == "switch":
-            routed = orders["learned" if self.alert else "model_based"]
+        alert = self.alert
+        if self.config.route == "switch" and not isinstance(alert, np.ndarray):
+            routed = orders["learned" if alert else "model_based"]
             return [self.order(o.instrument, o.qty) for o in routed]
         w = self.weight
         model, learned = _by_instrument(orders["model_based"]), _by_instrument(orders["learned"])
         zero = np.zeros(event.n_paths)
         names = [*model, *(i for i in learned if i not in model)]
+        if self.config.route == "switch":  # per path: each path's routed child, exactly
+            return [
+                self.order(i, np.where(alert, learned.get(i, zero), model.get(i, zero)))
+                for i in names
+            ]
         return [
             self.order(i, w * learned.get(i, zero) + (1.0 - w) * model.get(i, zero)) for i in names
         ]
@@ -206,13 +223,14 @@ class HybridHedger(Agent):
     def snapshot(self) -> dict[str, Any]:
         """The alert state and both children's snapshots."""
         return {
-            "alert": self.alert,
+            "alert": self.alert.copy() if isinstance(self.alert, np.ndarray) else self.alert,
             "children": {k: c.snapshot() for k, c in self.children.items()},
         }
 
     def restore(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`snapshot`."""
-        self.alert = bool(state["alert"])
+        a = state["alert"]
+        self.alert = np.array(a, dtype=bool) if isinstance(a, np.ndarray) else bool(a)
         for k, c in self.children.items():
             c.restore(state["children"][k])
 

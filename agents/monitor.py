@@ -17,6 +17,24 @@ manager reacts as configured: ``tighten`` scales every greek's band by
 ``switch_model`` moves every agent's view (book and hedge greeks) to another
 pricing model from the first alert on; and the alert reaches the agents'
 ``on_alert`` hooks.
+
+With ``per_path`` the ratio, the latch and the re-arm are kept for each path
+on its own (its window of steps, no other path's): where paths live in
+different states of the world (a calm/stressed regime per path) the alert is
+that path's, and it does not depend on which paths share a batch or shard.
+On one path the explained buckets cancel (gamma against theta on a quiet
+day), so there the scale is the RMS of their sizes' sum, without the delta
+bucket (that is the hedge's own position, which a switched hedger changes,
+not how well the model explains the book)::
+
+    ratio = RMS(unexplained) / RMS(|gamma| + |vega| + |theta|)   (over the window)
+
+A step on which any path's alert turns on or off sends one alert carrying
+every path's state (:attr:`~market.events.ModelAlert.paths`): metric
+:data:`ALERT_METRIC` while any path is on, :data:`CLEAR_METRIC` when the last
+one clears; its value is the share of paths on. A per-path alert only
+informs (``action="none"``, no ``switch_model``); the hybrid routes on it per
+path.
 """
 
 from __future__ import annotations
@@ -25,7 +43,7 @@ from collections import deque
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from agents.models import PricingModel
 from market.events import ModelAlert
@@ -49,6 +67,7 @@ class MonitorConfig(StrictModel):
         switch_model: On the first alert, every agent's view switches to this
             pricing model (e.g. ``{"kind": "merton", ...}`` when a BSM book
             meets jumps); None keeps the agents' own models.
+        per_path: Keep the ratio and the alert per path (see the module doc).
     """
 
     window: int = Field(10, ge=1)
@@ -57,6 +76,15 @@ class MonitorConfig(StrictModel):
     action: Literal["none", "tighten"] = "none"
     tighten_scale: float = Field(0.5, gt=0.0, le=1.0)
     switch_model: PricingModel | None = None
+    per_path: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> MonitorConfig:
+        if self.per_path and (self.action != "none" or self.switch_model is not None):
+            raise ValueError(
+                "a per-path monitor only alerts: set action 'none' and no switch_model"
+            )
+        return self
 
 
 class ModelMonitor:
@@ -70,8 +98,13 @@ class ModelMonitor:
         self.config = config
         self._unexplained: deque[float] = deque(maxlen=config.window)
         self._explained: deque[float] = deque(maxlen=config.window)
+        self._u_paths: deque[np.ndarray] = deque(maxlen=config.window)
+        self._e_paths: deque[np.ndarray] = deque(maxlen=config.window)
         self.active = False
         self.ratio = 0.0
+        #: Per path (``per_path``): each path's ratio and alert state, ``[n]``.
+        self.ratios: np.ndarray | None = None
+        self.paths: np.ndarray | None = None
 
     def update(self, parts: dict[str, np.ndarray], step: int, time: float) -> ModelAlert | None:
         """Add one step's attribution; return an alert when the ratio crosses, or clears.
@@ -81,6 +114,9 @@ class ModelMonitor:
             step: Step number.
             time: Years since start.
         """
+        if self.config.per_path:
+            size = sum(np.abs(parts[b]) for b in ("gamma", "vega", "theta"))
+            return self._update_paths(parts["unexplained"], np.asarray(size), step, time)
         explained = parts["delta"] + parts["gamma"] + parts["vega"] + parts["theta"]
         self._unexplained.append(float(np.mean(parts["unexplained"] ** 2)))
         self._explained.append(float(np.mean(explained**2)))
@@ -97,6 +133,28 @@ class ModelMonitor:
             )
         return None
 
+    def _update_paths(
+        self, unexplained: np.ndarray, size: np.ndarray, step: int, time: float
+    ) -> ModelAlert | None:
+        """The per-path ratio, latch and re-arm (``per_path``; ``size``: the explained scale)."""
+        cfg = self.config
+        self._u_paths.append(unexplained**2)
+        self._e_paths.append(size**2)
+        num = np.sqrt(np.mean(np.stack(self._u_paths), axis=0))
+        den = np.sqrt(np.mean(np.stack(self._e_paths), axis=0))
+        ratios = np.where(den > 0.0, num / np.where(den > 0.0, den, 1.0), 0.0)
+        was = np.zeros(ratios.shape, dtype=bool) if self.paths is None else self.paths
+        now = np.where(was, ratios >= cfg.threshold * cfg.rearm, ratios > cfg.threshold)
+        self.ratios, self.paths = ratios, now
+        self.ratio = float(np.mean(ratios))
+        self.active = bool(now.any())
+        if np.array_equal(now, was):
+            return None
+        metric = ALERT_METRIC if self.active else CLEAR_METRIC
+        return ModelAlert(
+            step, "manager", time, metric, float(now.mean()), cfg.threshold, now.copy()
+        )
+
     def snapshot(self) -> dict[str, object]:
         """State to restore later."""
         return {
@@ -104,6 +162,10 @@ class ModelMonitor:
             "explained": list(self._explained),
             "active": self.active,
             "ratio": self.ratio,
+            "u_paths": [u.copy() for u in self._u_paths],
+            "e_paths": [e.copy() for e in self._e_paths],
+            "ratios": None if self.ratios is None else self.ratios.copy(),
+            "paths": None if self.paths is None else self.paths.copy(),
         }
 
     def restore(self, state: dict[str, object]) -> None:
@@ -112,3 +174,9 @@ class ModelMonitor:
         self._explained = deque(state["explained"], maxlen=self.config.window)  # type: ignore[call-overload]
         self.active = bool(state["active"])
         self.ratio = float(state["ratio"])  # type: ignore[arg-type]
+        w = self.config.window
+        self._u_paths = deque((u.copy() for u in state.get("u_paths", [])), maxlen=w)  # type: ignore[attr-defined]
+        self._e_paths = deque((e.copy() for e in state.get("e_paths", [])), maxlen=w)  # type: ignore[attr-defined]
+        r, p = state.get("ratios"), state.get("paths")
+        self.ratios = None if r is None else np.array(r, dtype=np.float64)
+        self.paths = None if p is None else np.array(p, dtype=bool)

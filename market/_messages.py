@@ -257,8 +257,11 @@ class ModelAlert:
         sender: ``"manager"``.
         time: Time since the run start, years.
         metric: What drifted (e.g. ``"unexplained_pnl"``).
-        value: Its value, units of the metric.
+        value: Its value, units of the metric (a per-path alert: the share of
+            paths whose alert is on).
         threshold: The threshold it crossed.
+        paths: A per-path alert's state after this step, ``[n]`` bool (True:
+            the alert is on for that path); None for an alert on the whole batch.
     """
 
     hook: ClassVar[str] = "on_alert"
@@ -268,6 +271,7 @@ class ModelAlert:
     metric: str
     value: float
     threshold: float
+    paths: Array | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,6 +211,10 @@ class RegimeConfig(StrictModel):
         p_stressed_to_calm: Probability per day of leaving the stressed regime.
         stressed_drift: Spot drift per year while stressed (None = the calm drift).
         start_stressed: Start every path in the stressed regime.
+        stressed_jump_rate: Spot jumps per year while stressed (0 = none; then
+            the draws are those of a world without jumps).
+        stressed_jump_mean: Mean of the log jump size.
+        stressed_jump_std: Std of the log jump size (>= 0).
     """
 
     calm_vol: Vol = 0.15
@@ -219,6 +223,9 @@ class RegimeConfig(StrictModel):
     p_stressed_to_calm: float = Field(0.10, ge=0.0, le=1.0)
     stressed_drift: float | None = Field(None, ge=-10.0, le=10.0)
     start_stressed: bool = False
+    stressed_jump_rate: float = Field(0.0, ge=0.0, le=1000.0)
+    stressed_jump_mean: float = Field(-0.05, ge=-5.0, le=5.0)
+    stressed_jump_std: float = Field(0.05, ge=0.0, le=5.0)
 
 
 class HestonWorld(StrictModel):

@@ -4,8 +4,12 @@ At every step a path leaves its regime with that regime's per-day
 probability, scaled to the step (``1 - (1 - p)**days``). The ATM implied
 vol is the regime's level — it jumps when the regime flips, as listed vol
 does when a market turns — and the spot diffuses at ``realized_vol_ratio``
-times it, with the stressed drift while stressed. Draw order per step: one
-uniform (transition), one normal (spot).
+times it, with the stressed drift while stressed. A stressed path may also
+jump (``stressed_jump_rate`` per year: at most one jump a step, with
+probability ``1 - exp(-rate dt)``, log size normal), its drift compensated so
+the jumps add no expected return. Draw order per step: one uniform
+(transition), one normal (spot), then, with jumps on, one uniform (jump or
+not) and one normal (its size).
 """
 
 from __future__ import annotations
@@ -47,9 +51,15 @@ class RegimeGenerator(GBMGenerator):
         calm_mu = self.rate if cfg.drift is None else cfg.drift
         stressed_mu = calm_mu if r.stressed_drift is None else r.stressed_drift
         mu = np.where(self.stressed, stressed_mu, calm_mu)
-        self.spot = self.spot * np.exp(
-            (mu - self.div - 0.5 * sigma * sigma) * dt + sigma * math.sqrt(dt) * z
-        )
+        log_move = (mu - self.div - 0.5 * sigma * sigma) * dt + sigma * math.sqrt(dt) * z
+        if r.stressed_jump_rate > 0.0:
+            p_jump = 1.0 - math.exp(-r.stressed_jump_rate * dt)
+            hit = self.rng.uniform(1)[0] < p_jump
+            size = r.stressed_jump_mean + r.stressed_jump_std * self.rng.standard_normal(1)[0]
+            mean_jump = math.exp(r.stressed_jump_mean + 0.5 * r.stressed_jump_std**2) - 1.0
+            comp = -math.log1p(p_jump * mean_jump)  # E[exp(jump part)] = 1 per step
+            log_move = log_move + np.where(self.stressed, comp + np.where(hit, size, 0.0), 0.0)
+        self.spot = self.spot * np.exp(log_move)
         leave = np.where(
             self.stressed,
             1.0 - (1.0 - r.p_stressed_to_calm) ** days,

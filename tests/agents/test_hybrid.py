@@ -37,7 +37,7 @@ def _alert(step: int, metric: str) -> ModelAlert:
     return ModelAlert(step, "manager", 0.0, metric, 1.0, 0.5)
 
 
-def drive(agent: HybridHedger, alerts: dict[int, str] | None = None):
+def drive(agent: HybridHedger, alerts: dict[int, str] | None = None, make: Any = None):
     """The hybrid alone under a manager, with alerts forced into its notices at given steps.
 
     Returns, per step: the hybrid's orders, its children's orders, what the
@@ -66,7 +66,10 @@ def drive(agent: HybridHedger, alerts: dict[int, str] | None = None):
         turn = mgr.begin_step(events)
         if step in alerts:
             turn = type(turn)(
-                (*turn.notices, _alert(step, alerts[step])), turn.view, turn.fills, turn.due
+                (*turn.notices, (make or _alert)(step, alerts[step])),
+                turn.view,
+                turn.fills,
+                turn.due,
             )
         orders = agent.step(events, turn)
         mgr.submit(agent.name, orders)
@@ -185,3 +188,34 @@ def test_bad_hybrid_configs_are_one_line(ckpt: Path, tmp_path: Path) -> None:
 
 def test_a_learned_childs_features_and_actions_are_its_own() -> None:
     assert HOLD["instruments"] == ["gamma_opt", "underlying"] and "gamma_gap" in FEATURES
+
+
+def test_a_per_path_alert_routes_each_path_to_its_own_child(ckpt: Path) -> None:
+    """Paths whose alert is on trade the learned child's orders, the others the model's."""
+    hyb = HybridHedger("hyb", HybridConfig.model_validate(hybrid_config(ckpt)))
+    n = 64  # agents.testing._market(3)'s paths
+    mask = np.arange(n) % 3 == 0
+
+    def forced(step: int) -> ModelAlert:
+        return ModelAlert(step, "manager", 0.0, ALERT_METRIC, float(mask.mean()), 0.5, mask)
+
+    rows = drive(hyb, {ALERT_AT: ALERT_METRIC}, lambda step, metric: forced(step))
+    for step, (orders, children, booked, _, _on) in enumerate(rows):
+        if step < ALERT_AT:  # no alert yet: the model child's orders, as they are
+            assert _bits(orders) == _bits(children["model_based"]), step
+            continue
+        route, zero = mask, np.zeros(n)
+        model = {o.instrument: o.qty for o in children["model_based"]}
+        learned = {o.instrument: o.qty for o in children["learned"]}
+        names = [*model, *(i for i in learned if i not in model)]
+        want = [
+            (i, np.where(route, learned.get(i, zero), model.get(i, zero)).tobytes()) for i in names
+        ]
+        assert _bits(orders) == want, step
+        assert _bits(booked) == want, step
+    assert np.array_equal(hyb.alert, mask)
+    assert hyb.snapshot()["alert"].tolist() == mask.tolist()
+    learned_rows = [r for i, r in enumerate(rows) if i >= ALERT_AT]
+    under = [o.qty for r in learned_rows for o in r[0] if o.instrument == "underlying"]
+    assert any(np.abs(q[mask]).max() > 0 for q in under)  # routed paths trade the learned child's
+    assert all(np.abs(q[~mask]).max() == 0 for q in under)  # the model child trades no underlying

@@ -491,3 +491,16 @@ def test_non_agent_hooks() -> None:
 
 def test_end_of_run_hook_exists_on_agent() -> None:
     assert callable(getattr(Agent, EndOfRun.hook))
+
+
+def test_a_per_path_model_alert_round_trips_with_its_paths() -> None:
+    paths = np.array([True, False, True, True])
+    ev = ModelAlert(3, "manager", 0.01, "unexplained_ratio", 0.75, 0.08, paths)
+    back = decode(encode(ev))
+    assert events_equal(back, ev) and back.paths.dtype == np.bool_
+    assert back.paths.tolist() == paths.tolist()
+    fields = {"step": 3, "sender": "manager", "time": 0.01, "metric": "m", "value": 0.5}
+    before = msgpack.packb(  # a log written before the field existed
+        msgpack.ExtType(DATACLASS_EXT, msgpack.packb(["ModelAlert", {**fields, "threshold": 0.5}]))
+    )
+    assert decode(before).paths is None

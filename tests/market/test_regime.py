@@ -47,3 +47,26 @@ def test_paths_do_not_depend_on_sharding() -> None:
         shard.advance(k * dt, (k + 1) * dt)
     assert whole.spot[1024:].tobytes() == shard.spot.tobytes()
     assert np.array_equal(whole.stressed[1024:], shard.stressed)
+
+
+def test_stressed_jumps_hit_only_stressed_paths_at_their_rate_without_drift() -> None:
+    dt = 1 / 365
+    calm = _gen(20_000, p_calm_to_stressed=0.0, stressed_jump_rate=50.0)
+    plain = _gen(20_000, p_calm_to_stressed=0.0)
+    stressed = _gen(
+        20_000,
+        p_calm_to_stressed=0.0,
+        p_stressed_to_calm=0.0,
+        start_stressed=True,
+        stressed_jump_rate=50.0,
+        stressed_jump_mean=-0.30,
+        stressed_jump_std=0.0,
+    )
+    for g in (calm, plain, stressed):
+        g.advance(0.0, dt)
+    # a calm path never jumps (its spot move is the one without jumps, bit for bit)
+    assert calm.spot.tobytes() == plain.spot.tobytes()
+    logs = np.log(stressed.spot / 100.0)
+    jumped = logs < -0.15  # a -30% log jump against a daily diffusion std of 2.4%
+    assert abs(jumped.mean() - (1.0 - np.exp(-50.0 * dt))) < 0.01
+    assert abs(stressed.spot.mean() / 100.0 - 1.0) < 0.002  # the jumps are compensated
