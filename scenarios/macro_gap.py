@@ -12,13 +12,14 @@ before the release to half a day after it).
 
 ``learned`` (present when ``models/macro_gap.pt`` exists, relative to the
 working directory) runs a learned policy (:class:`agents.deep.LearnedHedger`,
-the spec :data:`LEARNED`) in the gamma slot of ``event_aware``'s cascade: it
-scales the trade that makes the book gamma-neutral in ``gamma_opt`` by a
-learned fraction, between the vega and the delta hedgers, under the
-event-aware budget. Train it on other seeds' paths::
+the spec :data:`LEARNED`) in the gamma slot of ``delta_gamma``'s cascade
+(:data:`LEARNED_BASE`): it scales the trade that makes the book gamma-neutral
+in ``gamma_opt`` by a learned fraction in [0, 1] (seeing the time to the
+announcement, the vega gap, the book's delta and the ATM vol), before the
+delta hedger, under the static budget. Train it on other seeds' paths::
 
-    gammaray train scenarios/macro_gap.py --out models/macro_gap.pt --base event_aware \
-        --instrument gamma_opt --mode residual --seed 100 \
+    gammaray train scenarios/macro_gap.py --out models/macro_gap.pt --base delta_gamma \
+        --instrument gamma_opt --mode residual --seed 100 --paths 10000 --epochs 60 \
         --features gamma_gap:gamma_opt,vega_gap:vega_opt,time_to_event,book_delta,atm_vol
 
 (``benchmarks/bench_learned_macro_gap.py`` does that and compares it on held-out paths).
@@ -49,6 +50,8 @@ VEGA = AgentSpec(cls="vega", config={"instrument": "vega_opt", "target": 0.8})
 
 #: Where the ``learned`` configuration looks for its policy.
 CHECKPOINT = Path("models/macro_gap.pt")
+#: The configuration whose cascade the learned policy runs in (``--base``).
+LEARNED_BASE = "delta_gamma"
 #: The learned policy's spec (the checkpoint must be trained with it).
 LEARNED = {
     "policy": "mlp",
@@ -79,7 +82,7 @@ def learned_config(checkpoint: str | Path) -> HedgeConfig:
         name="learned",
         config={"checkpoint": str(checkpoint), **LEARNED},
     )
-    return HedgeConfig(agents=(VEGA, spec, DELTA), manager=EVENT_AWARE)
+    return HedgeConfig(agents=(spec, DELTA), manager=MANAGER)
 
 
 SCENARIO = Scenario(
