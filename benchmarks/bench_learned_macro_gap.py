@@ -66,6 +66,7 @@ def main() -> None:
     p.add_argument("--hidden", type=int, default=16)
     p.add_argument("--objective", default="mean_std")
     p.add_argument("--level", type=float)
+    p.add_argument("--cost-penalty", type=float, default=1.0, help="for cost_penalised")
     p.add_argument("--threads", type=int, default=2, help="torch threads")
     p.add_argument("--device", default="cpu")
     p.add_argument("--save", type=Path, help="also keep the checkpoint here")
@@ -80,6 +81,7 @@ def main() -> None:
         instruments=tuple(acts["instruments"]),
         action=acts["kind"],
         rule=acts.get("rule"),
+        rules=tuple(acts["rules"]) if "rules" in acts else None,
         policy=LEARNED["policy"],
         features=tuple(LEARNED["features"]),
         base=LEARNED_BASE,
@@ -89,6 +91,7 @@ def main() -> None:
         hidden=a.hidden,
         objective=a.objective,
         level=a.level,
+        cost_penalty=a.cost_penalty,
         device=device,
     )
     took = time.perf_counter() - start
@@ -100,8 +103,10 @@ def main() -> None:
         res = run_local(sc.model_copy(update={"configs": configs}))
     print(
         f"macro_gap learned ({LEARNED['policy']}, {acts['kind']} {','.join(acts['instruments'])}"
-        f", in {LEARNED_BASE}'s cascade): trained on {a.train_paths:,} paths "
-        f"(seed {a.train_seed}), {a.epochs} epochs, {a.objective}, {device}: {took:.1f} s; "
+        f", {LEARNED_BASE}'s manager): trained on {a.train_paths:,} paths "
+        f"(seed {a.train_seed}), {a.epochs} epochs, {a.objective}"
+        f"{f' {a.cost_penalty:g}' if a.objective == 'cost_penalised' else ''}, {device}: "
+        f"{took:.1f} s; "
         f"objective {losses[0]:.2f} -> {losses[-1]:.2f}; "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads "
         f"{torch.get_num_threads()}, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}"
