@@ -300,6 +300,7 @@ def test_a_learned_macro_gap_policy_beats_delta_gamma_on_held_out_paths(tmp_path
         instruments=tuple(acts["instruments"]),
         action=acts["kind"],
         rule=acts.get("rule"),
+        rules=tuple(acts["rules"]) if "rules" in acts else None,
         policy=LEARNED["policy"],
         features=tuple(LEARNED["features"]),
         base=LEARNED_BASE,
