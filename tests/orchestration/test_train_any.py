@@ -145,6 +145,28 @@ def test_bad_trainer_arguments_are_refused() -> None:
         train(sc, instruments=("gamma_opt",), policy="lstm", paths=8, epochs=1)
     with pytest.raises(ScenarioError, match="one rule"):
         train(sc, instruments=("vega_opt", "gamma_opt"), action="fraction", paths=8, epochs=1)
+    # A cascade names a rule per instrument; delta_gamma runs none for vega_opt.
+    cas = {"instruments": ("vega_opt", "underlying"), "action": "cascade", "paths": 8}
+    with pytest.raises(ScenarioError, match="--rules must name"):
+        train(sc, base="delta_gamma", epochs=1, **cas)
+    with pytest.raises(ScenarioError, match="--rules must name"):
+        train(sc, base="delta_gamma", epochs=1, rules=("vega", "theta"), **cas)
+
+
+def test_a_cascade_action_names_one_rule_per_instrument_and_only_it_does() -> None:
+    from pydantic import ValidationError
+
+    from agents.deep import ActionSpec
+
+    ok = ActionSpec(kind="cascade", instruments=("vega_opt", "underlying"), rules=("vega", "delta"))
+    assert ok.rules == ("vega", "delta")
+    for bad in (
+        {"kind": "cascade", "instruments": ("vega_opt",)},
+        {"kind": "cascade", "instruments": ("vega_opt", "underlying"), "rules": ("vega",)},
+        {"kind": "holdings", "instruments": ("vega_opt",), "rules": ("vega",)},
+    ):
+        with pytest.raises(ValidationError, match="one rule per instrument"):
+            ActionSpec.model_validate(bad)
 
 
 def _learned_rollout(sc, blob, hc_name: str = "learned"):
