@@ -6,9 +6,10 @@ string, read with ``torch.load(weights_only=True)``. The meta (version 3)::
     version   3
     policy    "mlp" | "gru"
     features  [names from agents._features]
-    actions   {"kind": "holdings" | "fraction" | "trade",
-               "instruments": [listed names], "rule": "gamma"|"vega"|"delta"}
-              (``rule``: fraction only, default "gamma")
+    actions   {"kind": "holdings" | "fraction" | "trade" | "cascade",
+               "instruments": [listed names], "rule": "gamma"|"vega"|"delta",
+               "rules": [one of those per instrument]}
+              (``rule``: fraction only, default "gamma"; ``rules``: cascade only)
     hidden    int (GRU hidden size; the MLP's first hidden width)
     layers    int (MLP: linear layers; GRU: 1)
     family    the scenario family (see Scenario.family)
@@ -50,8 +51,9 @@ MAX_LAYERS = 64
 MAX_WEIGHT = 1e6
 #: Policy kinds.
 POLICIES = ("mlp", "gru")
-#: Action kinds: target holdings, a fraction of a rule's trade, a trade.
-ACTION_KINDS = ("holdings", "fraction", "trade")
+#: Action kinds: target holdings, a fraction of a rule's trade, a trade, a
+#: fraction of each of a cascade of rules' trades (one per instrument).
+ACTION_KINDS = ("holdings", "fraction", "trade", "cascade")
 #: Rules a fraction scales.
 RULES = ("gamma", "vega", "delta")
 #: GRU tensor names in the checkpoint.
@@ -79,6 +81,7 @@ class PolicySpec:
         kind: Action kind (:data:`ACTION_KINDS`).
         instruments: The instruments acted on, one output each.
         rule: The rule a ``fraction`` scales (:data:`RULES`).
+        rules: The rule per instrument a ``cascade`` scales, in order.
         mode: The legacy agents' ``"residual"``/``"direct"`` (checked against
             the meta's ``mode`` and ``instrument``); None for others.
     """
@@ -89,6 +92,7 @@ class PolicySpec:
     instruments: tuple[str, ...]
     rule: str = "gamma"
     mode: str | None = None
+    rules: tuple[str, ...] = ()
 
 
 def legacy_spec(mode: str, instrument: str) -> PolicySpec:
@@ -285,6 +289,11 @@ def _check_actions(actions: Any, name: str, spec: PolicySpec) -> None:
     if rule != spec.rule:
         raise CheckpointError(
             f"checkpoint {name} scales the {rule!r:.20} rule's trade, this agent the {spec.rule!r}"
+        )
+    rules = actions.get("rules") if kind == "cascade" else list(spec.rules)
+    if rules != list(spec.rules):
+        raise CheckpointError(
+            f"checkpoint {name} scales the rules {rules!r:.60}, this agent {list(spec.rules)!r:.60}"
         )
 
 

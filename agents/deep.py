@@ -11,7 +11,12 @@ recurrent policy whose hidden state is carried across steps and is part of
 * ``fraction``: a learned fraction ``sigmoid(f(x))`` in ``[0, 1]`` of a rule's
   trade in one instrument (the residual overlay; ``rule`` gamma, vega or delta:
   the trade that makes the book's greek neutral);
-* ``trade``: a trade of ``100 · f(x)_k`` units (the legacy direct policy).
+* ``trade``: a trade of ``100 · f(x)_k`` units (the legacy direct policy);
+* ``cascade``: a fraction ``sigmoid(f(x)_k)`` of the trade in instrument
+  ``k`` that makes the book's ``rules[k]`` greek neutral, the instruments
+  taken in order with the book's greeks moved by the earlier instruments'
+  trades (the engine's cascade, e.g. vega, gamma, delta, each rule scaled by
+  the policy: one agent trading the options and the underlying).
 
 Orders go through the manager like any agent's, so its hard limits
 (``max_order``, ``hard_limit``) bind learned agents too.
@@ -191,15 +196,18 @@ class ActionSpec(StrictModel):
 
     Attributes:
         kind: ``"holdings"`` (target units ``100 · f_k``), ``"fraction"`` (a
-            fraction ``sigmoid(f)`` of the ``rule``'s trade) or ``"trade"``
-            (``100 · f_k`` units traded).
+            fraction ``sigmoid(f)`` of the ``rule``'s trade), ``"trade"``
+            (``100 · f_k`` units traded) or ``"cascade"`` (a fraction
+            ``sigmoid(f_k)`` of ``rules[k]``'s trade in instrument ``k``, in order).
         instruments: Listed instruments, one policy output each (``fraction``: one).
         rule: The greek the ``fraction`` rule neutralises.
+        rules: For ``cascade``: the greek each instrument's rule neutralises.
     """
 
-    kind: Literal["holdings", "fraction", "trade"] = "holdings"
+    kind: Literal["holdings", "fraction", "trade", "cascade"] = "holdings"
     instruments: tuple[str, ...] = Field(min_length=1)
     rule: Literal["gamma", "vega", "delta"] = "gamma"
+    rules: tuple[Literal["gamma", "vega", "delta"], ...] = ()
 
     @model_validator(mode="after")
     def _check(self) -> ActionSpec:
@@ -207,6 +215,10 @@ class ActionSpec(StrictModel):
             raise ValueError(f"actions.instruments repeats a name: {list(self.instruments)}")
         if self.kind == "fraction" and len(self.instruments) != 1:
             raise ValueError("a fraction action scales one rule's trade: name one instrument")
+        if (self.kind == "cascade") != bool(self.rules) or (
+            self.rules and len(self.rules) != len(self.instruments)
+        ):
+            raise ValueError("a cascade action names one rule per instrument (and only it does)")
         return self
 
 
@@ -240,7 +252,7 @@ class LearnedHedgerConfig(AgentConfig):
     def spec(self) -> PolicySpec:
         """The checkpoint this config expects."""
         a = self.actions
-        return PolicySpec(self.policy, self.features, a.kind, a.instruments, a.rule)
+        return PolicySpec(self.policy, self.features, a.kind, a.instruments, a.rule, rules=a.rules)
 
 
 class LearnedHedger(Agent):
@@ -290,6 +302,8 @@ class LearnedHedger(Agent):
         """Trade each action instrument by the policy's output."""
         out = self.policy_outputs(event, view)
         a = self.config.actions
+        if a.kind == "cascade":
+            return self._cascade(out, event, view)
         orders = []
         for k, inst in enumerate(a.instruments):
             f = out[:, k]
@@ -304,6 +318,21 @@ class LearnedHedger(Agent):
             orders.append(self.order(inst, np.where(np.isfinite(qty), qty, 0.0)))
         return orders
 
+    def _cascade(self, out: np.ndarray, event: MarketEvent, view: RiskSnapshot) -> list[Order]:
+        """Each instrument in turn trades ``sigmoid(f_k)`` of its rule's neutralising trade."""
+        book = {g: np.asarray(getattr(view, g), dtype=np.float64) for g in _GREEKS}
+        a = self.config.actions
+        orders = []
+        for k, (inst, rule) in enumerate(zip(a.instruments, a.rules, strict=True)):
+            unit = _unit_greeks(inst, event, view)
+            safe = np.where(np.abs(unit[rule]) > TINY, unit[rule], np.inf)
+            with np.errstate(over="ignore"):  # exp overflow: a fraction of exactly 0
+                qty = (-book[rule] / safe) / (1.0 + np.exp(-out[:, k]))
+            qty = np.where(np.isfinite(qty), qty, 0.0)
+            book = {g: book[g] + qty * unit[g] for g in _GREEKS}
+            orders.append(self.order(inst, qty))
+        return orders
+
     def snapshot(self) -> dict[str, Any]:
         """The GRU's hidden state (None before the first step, and for an MLP)."""
         return {"hidden": None if self.hidden is None else self.hidden.copy()}
@@ -312,6 +341,16 @@ class LearnedHedger(Agent):
         """Restore a :meth:`snapshot`."""
         h = state["hidden"]
         self.hidden = None if h is None else np.array(h, dtype=np.float64)
+
+
+_GREEKS = ("delta", "gamma", "vega")
+
+
+def _unit_greeks(instrument: str, event: MarketEvent, view: RiskSnapshot) -> dict[str, Any]:
+    """Per-unit delta, gamma and vega of ``instrument``: the agent's model's, else the quote's."""
+    q = event.quote(instrument)
+    model = view.hedge_greeks.get(instrument, {})
+    return {g: model.get(g, getattr(q, g)) for g in _GREEKS}
 
 
 def rule_trade(rule: str, instrument: str, event: MarketEvent, view: RiskSnapshot) -> np.ndarray:

@@ -92,6 +92,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 device=device,
                 action=args.action,
                 rule=args.rule,
+                rules=tuple(args.rules.split(",")) if args.rules else None,
             )
     except TrainingDiverged as exc:
         print(f"gammaray: train failed: {exc}", file=sys.stderr)
@@ -102,7 +103,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"gammaray: cannot write {str(args.out)!r}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     print(
-        f"trained {args.policy} {args.mode} policy ({device}) on {args.paths:,} paths, "
+        f"trained {args.policy} {args.action or args.mode} policy ({device}) on "
+        f"{args.paths:,} paths, "
         f"{args.epochs} epochs in "
         f"{time.perf_counter() - start:.1f} s; objective {losses[0]:.4f} -> {losses[-1]:.4f}; "
         f"wrote {args.out}"
@@ -128,8 +130,13 @@ def register(sub: Any) -> dict[str, Any]:
     )
     p.add_argument(
         "--action",
-        choices=("holdings", "fraction", "trade"),
+        choices=("holdings", "fraction", "trade", "cascade"),
         help="what the outputs do (default: fraction for residual, trade for direct)",
+    )
+    p.add_argument(
+        "--rules",
+        help="comma-separated greek per instrument a cascade scales, e.g. vega,gamma,delta "
+        "(default: the base's hedgers')",
     )
     p.add_argument(
         "--rule",

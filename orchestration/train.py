@@ -15,8 +15,9 @@ the place, in a *base* configuration's cascade, of the rule agents trading
 its instruments, in the cascade's gamma slot; the other rule agents of that
 configuration run around it (the Cao et al. set-up: a learned option hedge,
 then the delta hedger). Its actions (:class:`~orchestration._train_policies.ActionSpec`)
-are target holdings, trades, or a fraction of the trade that neutralises
-one greek of the book.
+are target holdings, trades, a fraction of the trade that neutralises
+one greek of the book, or (``cascade``, :mod:`orchestration._train_cascade`)
+a fraction of each instrument's rule trade in turn.
 
 The checkpoint (version 3) is ``torch.save`` of tensors and one JSON string,
 written atomically and read with ``torch.load(weights_only=True)``: ``mlp``
@@ -43,6 +44,7 @@ from agents import RiskManager, _features
 from agents._features import LEGACY_FEATURES
 from agents.deep import CHECKPOINT_VERSION
 from orchestration._io import atomic_write_bytes
+from orchestration._train_cascade import CascadeActor, CascadeSpec
 from orchestration._train_checks import check_device, check_supported, check_train_args
 from orchestration._train_pnl import to_device
 from orchestration._train_policies import (
@@ -224,6 +226,7 @@ def train(
     lr: float = 0.01,
     action: str | None = None,
     rule: str | None = None,
+    rules: tuple[str, ...] | None = None,
 ) -> tuple[dict[str, Any], list[float]]:
     """Train a policy on the scenario's market; return the checkpoint blob and losses.
 
@@ -250,10 +253,12 @@ def train(
         cost_penalty: Weight of the mean cost in ``cost_penalised``.
         device: ``cpu``, ``cuda`` or ``auto``.
         lr: Adam's learning rate.
-        action: ``holdings``, ``fraction`` or ``trade`` (see
+        action: ``holdings``, ``fraction``, ``trade`` or ``cascade`` (see
             :class:`~orchestration._train_policies.ActionSpec`).
         rule: The greek a ``fraction`` action neutralises (default: that of the
             base's hedger of the instrument).
+        rules: The greek per instrument a ``cascade`` neutralises (default:
+            those of the base's hedgers of the instruments).
     """
     import torch
 
@@ -282,11 +287,11 @@ def train(
             f"({hc.manager_class.__name__}), whose hooks training does not run: train on "
             "another --base"
         )
-    rules = rule_cascade(hc)
+    base_rules = rule_cascade(hc)
     kind = action if action is not None else ("fraction" if mode == "residual" else "trade")
-    if kind not in ("holdings", "fraction", "trade"):
-        raise ScenarioError(f"--action must be holdings, fraction or trade, got {kind!r}")
-    replaced = {r[1]: r[0] for r in rules if r[1] in insts}
+    if kind not in ("holdings", "fraction", "trade", "cascade"):
+        raise ScenarioError(f"--action must be holdings, fraction, trade or cascade, got {kind!r}")
+    replaced = {r[1]: r[0] for r in base_rules if r[1] in insts}
     greek = rule
     if kind == "fraction":
         if len(insts) != 1:
@@ -295,6 +300,14 @@ def train(
         if greek not in RULE_GREEKS:
             raise ScenarioError(f"--rule must be delta, gamma or vega, got {greek!r}")
     spec = ActionSpec(kind, insts, greek or "gamma")
+    if kind == "cascade":
+        cas = tuple(rules) if rules is not None else tuple(replaced.get(i, "") for i in insts)
+        if len(cas) != len(insts) or not set(cas) <= set(RULE_GREEKS):
+            raise ScenarioError(
+                f"--rules must name delta, gamma or vega for each of {', '.join(insts)}, "
+                f"got {','.join(cas)!r}"
+            )
+        spec = CascadeSpec(kind, insts, "gamma", cas)
     ts = build_trainset(scenario, paths, seed, manager=hc.manager_config)
     ds = to_device(ts, dev)
     torch.manual_seed(seed)
@@ -303,16 +316,19 @@ def train(
     head = net.linears()[-1] if policy == "mlp" else net.head
     if kind == "fraction":
         torch.nn.init.constant_(head.bias, 2.0)  # start near the rule (sigmoid(2) = 0.88)
+    elif kind == "cascade":  # near the base's rules where it runs one (0.88), else near 0.02
+        with torch.no_grad():
+            head.bias.copy_(torch.tensor([2.0 if i in replaced else -4.0 for i in insts]))
     else:  # start from holding / trading nothing (outputs are 100 units each)
         with torch.no_grad():
             head.weight.mul_(0.01)
             head.bias.zero_()
-    actor = LearnedActor(net, feats, spec, default)
+    actor = (CascadeActor if kind == "cascade" else LearnedActor)(net, feats, spec, default)
     # The learned agent runs in the cascade's gamma slot (agents.deep.LearnedHedger.greek)
     # among the base configuration's band hedgers that trade other instruments.
     from agents.manager_config import cascade_order
 
-    kept = {f"rule{j}": r for j, r in enumerate(rules) if r[1] not in insts}
+    kept = {f"rule{j}": r for j, r in enumerate(base_rules) if r[1] not in insts}
     order = cascade_order([*((n, r[0]) for n, r in kept.items()), ("learned", "gamma")])
     cascade: list[Any] = [actor if n == "learned" else RuleActor(*kept[n]) for n in order]
     risk = objective_fn(objective, lvl, cost_penalty)
@@ -357,7 +373,7 @@ def train(
             "hidden": hidden,
             "layers": n_layers + 1 if policy == "mlp" else 1,
             "instrument": default,
-            "mode": {"fraction": "residual", "trade": "direct"}.get(kind, "holdings"),
+            "mode": {"fraction": "residual", "trade": "direct"}.get(kind, kind),
             "base": bname,
             "horizon_days": scenario.days,
             "objective": objective,

@@ -12,14 +12,19 @@ before the release to half a day after it).
 
 ``learned`` (present when ``models/macro_gap.pt`` exists, relative to the
 working directory) runs a learned policy (:class:`agents.deep.LearnedHedger`,
-the spec :data:`LEARNED`) in the gamma slot of ``event_aware``'s cascade: it
-scales the trade that makes the book gamma-neutral in ``gamma_opt`` by a
-learned fraction, between the vega and the delta hedgers, under the
-event-aware budget. Train it on other seeds' paths::
+the spec :data:`LEARNED`) alone, under ``delta_gamma``'s static budget
+(:data:`LEARNED_BASE`): one policy trading ``vega_opt``, ``gamma_opt`` and the
+underlying (the ``cascade`` action), each a learned fraction in [0, 1] of the
+trade that makes the book's vega, then gamma, then delta neutral after the
+earlier trades, seeing the time to the announcement, the gamma and vega gaps,
+the book's greeks, its ``vega_opt`` holding and the ATM vol. Train it on other
+seeds' paths::
 
-    gammaray train scenarios/macro_gap.py --out models/macro_gap.pt --base event_aware \
-        --instrument gamma_opt --mode residual --seed 100 \
-        --features gamma_gap:gamma_opt,vega_gap:vega_opt,time_to_event,book_delta,atm_vol
+    gammaray train scenarios/macro_gap.py --out models/macro_gap.pt --base delta_gamma \
+        --instruments vega_opt,gamma_opt,underlying --action cascade \
+        --rules vega,gamma,delta --seed 100 --paths 10000 --epochs 60 --hidden 16 \
+        --features gamma_gap:gamma_opt,vega_gap:vega_opt,time_to_event,book_delta,\
+atm_vol,book_gamma,book_vega,holding:vega_opt
 
 (``benchmarks/bench_learned_macro_gap.py`` does that and compares it on held-out paths).
 
@@ -49,6 +54,8 @@ VEGA = AgentSpec(cls="vega", config={"instrument": "vega_opt", "target": 0.8})
 
 #: Where the ``learned`` configuration looks for its policy.
 CHECKPOINT = Path("models/macro_gap.pt")
+#: The configuration whose cascade the learned policy runs in (``--base``).
+LEARNED_BASE = "delta_gamma"
 #: The learned policy's spec (the checkpoint must be trained with it).
 LEARNED = {
     "policy": "mlp",
@@ -58,8 +65,15 @@ LEARNED = {
         "time_to_event",
         "book_delta",
         "atm_vol",
+        "book_gamma",
+        "book_vega",
+        "holding:vega_opt",
     ],
-    "actions": {"kind": "fraction", "instruments": ["gamma_opt"], "rule": "gamma"},
+    "actions": {
+        "kind": "cascade",
+        "instruments": ["vega_opt", "gamma_opt", "underlying"],
+        "rules": ["vega", "gamma", "delta"],
+    },
     "horizon_days": 20.0,
     "year_days": 365.0,
 }
@@ -79,7 +93,7 @@ def learned_config(checkpoint: str | Path) -> HedgeConfig:
         name="learned",
         config={"checkpoint": str(checkpoint), **LEARNED},
     )
-    return HedgeConfig(agents=(VEGA, spec, DELTA), manager=EVENT_AWARE)
+    return HedgeConfig(agents=(spec,), manager=MANAGER)
 
 
 SCENARIO = Scenario(

@@ -145,16 +145,41 @@ def test_bad_trainer_arguments_are_refused() -> None:
         train(sc, instruments=("gamma_opt",), policy="lstm", paths=8, epochs=1)
     with pytest.raises(ScenarioError, match="one rule"):
         train(sc, instruments=("vega_opt", "gamma_opt"), action="fraction", paths=8, epochs=1)
+    # A cascade names a rule per instrument; delta_gamma runs none for vega_opt.
+    cas = {"instruments": ("vega_opt", "underlying"), "action": "cascade", "paths": 8}
+    with pytest.raises(ScenarioError, match="--rules must name"):
+        train(sc, base="delta_gamma", epochs=1, **cas)
+    with pytest.raises(ScenarioError, match="--rules must name"):
+        train(sc, base="delta_gamma", epochs=1, rules=("vega", "theta"), **cas)
+
+
+def test_a_cascade_action_names_one_rule_per_instrument_and_only_it_does() -> None:
+    from pydantic import ValidationError
+
+    from agents.deep import ActionSpec
+
+    ok = ActionSpec(kind="cascade", instruments=("vega_opt", "underlying"), rules=("vega", "delta"))
+    assert ok.rules == ("vega", "delta")
+    for bad in (
+        {"kind": "cascade", "instruments": ("vega_opt",)},
+        {"kind": "cascade", "instruments": ("vega_opt", "underlying"), "rules": ("vega",)},
+        {"kind": "holdings", "instruments": ("vega_opt",), "rules": ("vega",)},
+    ):
+        with pytest.raises(ValidationError, match="one rule per instrument"):
+            ActionSpec.model_validate(bad)
 
 
 def _learned_rollout(sc, blob, hc_name: str = "learned"):
     """The trainer's P&L of a checkpoint's policy on the scenario's own paths."""
+    from orchestration._train_cascade import CascadeActor, CascadeSpec
     from orchestration._train_policies import ActionSpec, LearnedActor, RuleActor, make_net, rollout
     from orchestration.train import rule_cascade
 
     meta = json.loads(blob["meta"])
     a = meta["actions"]
     spec = ActionSpec(a["kind"], tuple(a["instruments"]), a.get("rule", "gamma"))
+    if a["kind"] == "cascade":
+        spec = CascadeSpec(a["kind"], tuple(a["instruments"]), "gamma", tuple(a["rules"]))
     n_out = len(a["instruments"])
     net = make_net(
         meta["policy"], len(meta["features"]), n_out, meta["hidden"], max(1, meta["layers"] - 1)
@@ -166,7 +191,8 @@ def _learned_rollout(sc, blob, hc_name: str = "learned"):
                 m.bias.copy_(blob[f"b{i}"])
         else:
             net.load_state_dict({k: v for k, v in blob.items() if k != "meta"})
-    actor = LearnedActor(net, meta["features"], spec, a["instruments"][0])
+    cls = CascadeActor if a["kind"] == "cascade" else LearnedActor
+    actor = cls(net, meta["features"], spec, a["instruments"][0])
     actor.norm.mu = torch.zeros(len(meta["features"]), dtype=torch.float64)
     actor.norm.sd = torch.ones(len(meta["features"]), dtype=torch.float64)
     hc = sc.configs[hc_name]
@@ -196,11 +222,11 @@ def test_a_trained_policy_in_the_engine_has_the_trainers_pnl(policy: str, tmp_pa
     # End to end: gammaray train's checkpoint, run by agents.deep.LearnedHedger in
     # the engine (numpy inference), gives on every path the P&L the trainer's step
     # loop computes for the same policy on the same events (torch), to 1e-9.
-    from orchestration import run_local
-    from scenarios.macro_gap import LEARNED, learned_config
+    from orchestration import AgentSpec, HedgeConfig, run_local
+    from scenarios.macro_gap import DELTA, EVENT_AWARE, VEGA
 
     base = load_scenario("macro_gap", ["n_paths=48", "days=12"])
-    feats = tuple(LEARNED["features"])
+    feats = FEATS
     blob, _ = train(
         base,
         instrument="gamma_opt",
@@ -215,11 +241,14 @@ def test_a_trained_policy_in_the_engine_has_the_trainers_pnl(policy: str, tmp_pa
     )
     path = tmp_path / f"{policy}.pt"
     save_checkpoint(blob, path)
-    hc = learned_config(path)
-    spec = hc.agents[1].model_copy(
-        update={"config": {**hc.agents[1].config, "policy": policy, "horizon_days": 12.0}}
+    actions = {"kind": "fraction", "instruments": ["gamma_opt"], "rule": "gamma"}
+    spec = AgentSpec(
+        cls="agents.deep.LearnedHedger",
+        name="learned",
+        config={"checkpoint": str(path), "policy": policy, "features": list(feats)}
+        | {"actions": actions, "horizon_days": 12.0, "year_days": 365.0},
     )
-    hc = hc.model_copy(update={"agents": (hc.agents[0], spec, hc.agents[2])})
+    hc = HedgeConfig(agents=(VEGA, spec, DELTA), manager=EVENT_AWARE)
     sc = base.model_copy(update={"configs": {"learned": hc}})
     engine = run_local(sc)["learned"]
     pnl, cost = _learned_rollout(sc, blob)
@@ -229,20 +258,74 @@ def test_a_trained_policy_in_the_engine_has_the_trainers_pnl(policy: str, tmp_pa
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("policy", ["mlp", "gru"])
+def test_a_cascade_policy_in_the_engine_has_the_trainers_pnl(policy: str, tmp_path: Path) -> None:
+    # The cascade action (one policy trading vega_opt, gamma_opt and the
+    # underlying, each a learned fraction of its rule's trade after the earlier
+    # ones): the engine's LearnedHedger and the trainer's CascadeActor agree to 1e-9.
+    from orchestration import AgentSpec, HedgeConfig, run_local
+    from scenarios.macro_gap import MANAGER
+
+    base = load_scenario("macro_gap", ["n_paths=48", "days=12"])
+    insts, rules = ("vega_opt", "gamma_opt", "underlying"), ("vega", "gamma", "delta")
+    blob, _ = train(
+        base,
+        instruments=insts,
+        action="cascade",
+        rules=rules,
+        features=FEATS,
+        policy=policy,
+        hidden=6,
+        paths=48,
+        epochs=3,
+        seed=5,
+        base="delta_gamma",
+    )
+    meta = json.loads(blob["meta"])
+    assert meta["actions"] == {"kind": "cascade", "instruments": list(insts), "rules": list(rules)}
+    path = tmp_path / f"{policy}.pt"
+    save_checkpoint(blob, path)
+    actions = {"kind": "cascade", "instruments": list(insts), "rules": list(rules)}
+    spec = AgentSpec(
+        cls="agents.deep.LearnedHedger",
+        name="learned",
+        config={"checkpoint": str(path), "policy": policy, "features": list(FEATS)}
+        | {"actions": actions, "horizon_days": 12.0, "year_days": 365.0},
+    )
+    sc = base.model_copy(
+        update={"configs": {"learned": HedgeConfig(agents=(spec,), manager=MANAGER)}}
+    )
+    engine = run_local(sc)["learned"]
+    pnl, cost = _learned_rollout(sc, blob)
+    np.testing.assert_allclose(pnl.numpy(), engine.pnl, rtol=1e-9)
+    np.testing.assert_allclose(cost.numpy(), engine.cost, rtol=1e-9, atol=1e-9)
+    assert engine.cost.mean() > 0
+    from agents.deep import CheckpointError, LearnedHedger
+
+    wrong = {**spec.config, "actions": {**actions, "rules": ["vega", "delta", "delta"]}}
+    with pytest.raises(CheckpointError, match="scales the rules"):
+        LearnedHedger("x", LearnedHedger.Config.model_validate(wrong))
+
+
+@pytest.mark.slow
 def test_a_learned_macro_gap_policy_beats_delta_gamma_on_held_out_paths(tmp_path: Path) -> None:
     # Trained on seed 100's paths; run in the engine (agents.deep.LearnedHedger)
     # on the scenario's own seed (7): paths it never saw.
     from orchestration import run_local
-    from scenarios.macro_gap import LEARNED, learned_config
+    from scenarios.macro_gap import LEARNED, LEARNED_BASE, learned_config
 
     torch.manual_seed(0)
     sc = load_scenario("macro_gap", ["n_paths=400"])
+    acts = LEARNED["actions"]
     blob, losses = train(
         sc,
-        instrument="gamma_opt",
-        mode="residual",
+        instruments=tuple(acts["instruments"]),
+        action=acts["kind"],
+        rule=acts.get("rule"),
+        rules=tuple(acts["rules"]) if "rules" in acts else None,
+        policy=LEARNED["policy"],
         features=tuple(LEARNED["features"]),
-        base="event_aware",
+        base=LEARNED_BASE,
         paths=400,
         epochs=25,
         seed=100,
