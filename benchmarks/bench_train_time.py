@@ -1,5 +1,7 @@
 """Issue 10, experiment 5: training time of the macro_gap policy at 10,000 paths.
 
+The policy is experiment 1's (``scenarios.macro_gap.LEARNED`` on ``LEARNED_BASE``).
+
 Times the training set's construction (the engine's events, once) and the Adam
 steps separately, so that the time of a full run is ``build + epochs x step``.
 
@@ -17,7 +19,7 @@ import torch
 
 from orchestration import load_scenario
 from orchestration.train import check_device, train
-from scenarios.macro_gap import LEARNED
+from scenarios.macro_gap import LEARNED, LEARNED_BASE
 
 
 def main() -> None:
@@ -31,12 +33,16 @@ def main() -> None:
     sc = load_scenario("macro_gap")
     stamps: list[float] = []
     start = time.perf_counter()
+    acts = LEARNED["actions"]
     train(
         sc,
-        instrument="gamma_opt",
-        mode="residual",
+        instruments=tuple(acts["instruments"]),
+        action=acts["kind"],
+        rule=acts.get("rule"),
+        rules=tuple(acts["rules"]) if "rules" in acts else None,
+        policy=LEARNED["policy"],
         features=tuple(LEARNED["features"]),
-        base="event_aware",
+        base=LEARNED_BASE,
         paths=a.paths,
         epochs=a.epochs,
         seed=100,
