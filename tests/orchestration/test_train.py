@@ -83,7 +83,7 @@ def test_training_simulator_agrees_with_the_engine_for_the_rule() -> None:
     sc = load_scenario("cao2023_gbm", ["n_paths=300"])
     hc = sc.configs["delta_gamma"]
     ds = to_device(build_trainset(sc, manager=hc.manager))
-    pnl, _ = rollout(ds, [RuleActor(g, i, t) for g, i, t in rule_cascade(hc)])
+    pnl, _ = rollout(ds, [RuleActor(*r) for r in rule_cascade(hc)])
     res = run_local(sc)["delta_gamma"]
     np.testing.assert_allclose(pnl.numpy(), res.pnl, rtol=1e-9)
     sim = float(-pnl.mean() + 1.645 * pnl.std(unbiased=False))
