@@ -154,3 +154,77 @@ def test_a_non_bsm_hedger_is_still_refused_in_one_line() -> None:
     with pytest.raises(ScenarioError, match="BSM greeks") as exc:
         rule_cascade(bad)
     assert "\n" not in str(exc.value)
+
+
+def _actor_of(blob):
+    """The trainer's actor of a checkpoint's policy (raw features: identity norm)."""
+    from orchestration._train_policies import ActionSpec, LearnedActor, make_net
+
+    meta = json.loads(blob["meta"])
+    a = meta["actions"]
+    net = make_net(meta["policy"], len(meta["features"]), 1, meta["hidden"], 1)
+    with torch.no_grad():
+        net.load_state_dict({k: v for k, v in blob.items() if k != "meta"})
+    spec = ActionSpec(a["kind"], tuple(a["instruments"]), a["rule"])
+    actor = LearnedActor(net, meta["features"], spec, a["instruments"][0])
+    actor.norm.mu = torch.zeros(len(meta["features"]), dtype=torch.float64)
+    actor.norm.sd = torch.ones(len(meta["features"]), dtype=torch.float64)
+    actor.clock = AgentClock(meta["latency"])
+    return actor
+
+
+@pytest.mark.slow
+def test_a_policy_trained_with_latency_has_the_trainers_pnl_in_the_engine(tmp_path) -> None:
+    # A GRU trained among cpi_intraday's 60 s hedgers, run by LearnedHedger with
+    # its 60 s latency in the engine: the trainer's P&L on every path, to 1e-9.
+    from orchestration import AgentSpec, run_local
+
+    feats = ("gamma_gap:gamma_opt", "vega_gap:vega_opt", "time_to_event", "book_delta")
+    sc = load_scenario("cpi_intraday", ["n_paths=16"])
+    blob, _ = train(
+        sc,
+        instruments=("gamma_opt",),
+        action="fraction",
+        policy="gru",
+        features=feats,
+        hidden=4,
+        paths=16,
+        epochs=2,
+        seed=3,
+        base="latency_60s",
+    )
+    path = tmp_path / "gru.pt"
+    save_checkpoint(blob, path)
+    hc = sc.configs["latency_60s"]
+    learned = AgentSpec(
+        cls="agents.deep.LearnedHedger",
+        name="learned",
+        config={
+            "checkpoint": str(path),
+            "policy": "gru",
+            "features": list(feats),
+            "actions": {"kind": "fraction", "instruments": ["gamma_opt"], "rule": "gamma"},
+            "horizon_days": sc.days,
+            "year_days": sc.year_days,
+            "latency": 60.0,
+        },
+    )
+    vega, _, delta = hc.agents
+    hc = hc.model_copy(update={"agents": (vega, learned, delta)})
+    one = sc.model_copy(update={"configs": {"learned": hc}})
+    engine = run_local(one)["learned"]
+    rules = rule_cascade(hc.model_copy(update={"agents": (vega, delta)}))
+    cascade = [RuleActor(*rules[0]), _actor_of(blob), RuleActor(*rules[1])]
+    ds = to_device(build_trainset(one, manager=hc.manager))
+    with torch.no_grad():
+        pnl, cost = rollout(ds, cascade)
+    assert _rel(pnl.numpy(), engine.pnl) <= 1e-9
+    np.testing.assert_allclose(cost.numpy(), engine.cost, rtol=1e-9, atol=1e-9)
+    # and the agent refuses another latency than the one it was trained with
+    bad = learned.model_copy(update={"config": {**learned.config, "latency": 5.0}})
+    with pytest.raises(Exception, match=r"latency of 60\.0 s"):
+        run_local(
+            sc.model_copy(
+                update={"configs": {"x": hc.model_copy(update={"agents": (vega, bad, delta)})}}
+            )
+        )
