@@ -14,8 +14,11 @@ The learned agent (:class:`agents.deep.LearnedHedger` at inference) takes
 the place, in a *base* configuration's cascade, of the rule agents trading
 its instruments, in the cascade's gamma slot; the other rule agents of that
 configuration run around it (the Cao et al. set-up: a learned option hedge,
-then the delta hedger). Its actions (:class:`~orchestration._train_policies.ActionSpec`)
-are target holdings, trades, or a fraction of the trade that neutralises
+then the delta hedger), each with its latency, clock schedule and state
+trigger as in the engine (:mod:`orchestration._train_clock`); the learned
+agent takes those of the rules it replaces, and the meta records them.
+Its actions (:class:`~orchestration._train_policies.ActionSpec`) are target
+holdings, trades, or a fraction of the trade that neutralises
 one greek of the book.
 
 The checkpoint (version 3) is ``torch.save`` of tensors and one JSON string,
