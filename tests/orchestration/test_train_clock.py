@@ -132,6 +132,7 @@ def test_an_order_arrives_at_the_first_step_at_or_after_its_latency() -> None:
     np.testing.assert_array_equal(arrival_steps(times, 1e-9, yd), [1, 2, 3, 4, 5])
 
 
+@pytest.mark.slow
 def test_a_learned_agent_trains_with_the_latency_it_replaces_and_refuses_another(tmp_path) -> None:
     sc = load_scenario("cpi_intraday", ["n_paths=8", "days=3"])
     blob, losses = train(
