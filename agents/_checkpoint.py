@@ -84,6 +84,9 @@ class PolicySpec:
         rules: The rule per instrument a ``cascade`` scales, in order.
         mode: The legacy agents' ``"residual"``/``"direct"`` (checked against
             the meta's ``mode`` and ``instrument``); None for others.
+        clock: The agent's latency and schedule (:func:`clock_json`), checked
+            against the meta's ``latency`` and ``schedule`` (absent there:
+            0 s, every step); None: not checked.
     """
 
     policy: str
@@ -93,6 +96,29 @@ class PolicySpec:
     rule: str = "gamma"
     mode: str | None = None
     rules: tuple[str, ...] = ()
+    clock: str | None = None
+
+
+def clock_json(latency: float, schedule: Mapping[str, Any]) -> str:
+    """The canonical text of a latency (seconds) and a schedule (its JSON dump)."""
+    return json.dumps({"latency": float(latency), "schedule": dict(schedule)}, sort_keys=True)
+
+
+def _check_clock(meta: dict[str, Any], name: str, clock: str) -> None:
+    """Refuse an agent whose latency or schedule is not the one it was trained with."""
+    want = json.loads(clock)
+    lat = meta.get("latency", 0.0)
+    if isinstance(lat, bool) or not isinstance(lat, int | float) or float(lat) != want["latency"]:
+        raise CheckpointError(
+            f"checkpoint {name} was trained with a latency of {lat!r:.20} s, this agent has "
+            f"{want['latency']:g} s (set its latency to the trained one, or retrain)"
+        )
+    sch = meta.get("schedule", {"kind": "every_step"})
+    if sch != want["schedule"]:
+        raise CheckpointError(
+            f"checkpoint {name} was trained on schedule {json.dumps(sch)[:60]}, this agent "
+            f"runs {json.dumps(want['schedule'])[:60]} (set its schedule, or retrain)"
+        )
 
 
 def legacy_spec(mode: str, instrument: str) -> PolicySpec:
@@ -249,6 +275,8 @@ def _check_meta(meta: dict[str, Any], name: str, spec: PolicySpec) -> None:
             f"checkpoint {name} is a {policy} policy, this agent runs a {spec.policy} policy"
         )
     _check_actions(actions, name, spec)
+    if spec.clock is not None:
+        _check_clock(meta, name, spec.clock)
     layers = meta.get("layers")
     if not isinstance(layers, int) or isinstance(layers, bool) or layers < 1:
         raise CheckpointError(f"checkpoint {name} has no layers (layers = {layers!r:.40})")

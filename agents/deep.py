@@ -55,6 +55,7 @@ from agents._checkpoint import (
     CheckpointError,
     PolicySpec,
     check_family,
+    clock_json,
     describe_family,
     load_checkpoint,
 )
@@ -252,7 +253,20 @@ class LearnedHedgerConfig(AgentConfig):
     def spec(self) -> PolicySpec:
         """The checkpoint this config expects."""
         a = self.actions
-        return PolicySpec(self.policy, self.features, a.kind, a.instruments, a.rule, rules=a.rules)
+        sch = self.schedule.model_dump(mode="json")
+        if sch["kind"] == "band" and sch.get("greek") is None:
+            sch["greek"] = LearnedHedger.greek  # the manager's default: the agent's greek
+        clock = clock_json(self.latency, sch)
+        return PolicySpec(
+            self.policy,
+            self.features,
+            a.kind,
+            a.instruments,
+            a.rule,
+            mode=None,
+            rules=a.rules,
+            clock=clock,
+        )
 
 
 class LearnedHedger(Agent):

@@ -14,8 +14,12 @@ def check_supported(scenario: Scenario, instruments: str | tuple[str, ...]) -> t
 
     Any world, clock, book and flow trains (the training set is the engine's
     own events; the manager's ``max_order`` and ``hard_limit`` apply in
-    training as in the engine). Refused: an instrument that is not listed,
-    and an option held to expiry that the exchange re-strikes.
+    training as in the engine; the base configuration's band hedgers run
+    with their latency, clock schedule and state trigger, as the engine runs
+    them: :mod:`orchestration._train_clock`). Refused: an instrument that is
+    not listed, and an option held to expiry that the exchange re-strikes;
+    :func:`orchestration.train.rule_cascade` refuses, on the base, an agent
+    that is not a built-in BSM band hedger.
 
     Raises:
         ScenarioError: One line saying what to change.

@@ -27,6 +27,7 @@ from typing import Any
 from agents import _features
 from agents._band import band_trade
 from agents.allocation import stressed_loss
+from orchestration._train_clock import AgentClock, clocked
 from orchestration._train_pnl import XP, DeviceSet, Ledger
 
 #: The greek each built-in band hedger class keeps in its band.
@@ -129,8 +130,11 @@ class Normalizer:
 class RuleActor:
     """A built-in band hedger: ``band_trade(view greek, band, unit greek, target)``."""
 
-    def __init__(self, greek: str, instrument: str, target: float) -> None:
+    def __init__(
+        self, greek: str, instrument: str, target: float, clock: AgentClock | None = None
+    ) -> None:
         self.greek, self.instrument, self.target = greek, instrument, target
+        self.clock = clock  # latency and schedule (orchestration._train_clock)
 
     def reset(self) -> None:
         """Nothing to reset (no state)."""
@@ -184,6 +188,8 @@ class LearnedActor:
         self.keys = set(_features.required_keys(features, default_instrument))
         self.norm = Normalizer()
         self.h: Any = None
+        self.greek = "gamma"  # its band trigger's default greek (LearnedHedger.greek)
+        self.clock: AgentClock | None = None  # latency and schedule (orchestration._train_clock)
 
     def reset(self) -> None:
         """Start of a rollout: no hidden state."""
@@ -251,6 +257,7 @@ def rollout(ds: DeviceSet, cascade: list[Any]) -> tuple[Any, Any]:
 
     led = Ledger(ds)
     ts = ds.ts
+    cascade = clocked(ds, cascade)  # schedules, triggers, latency (orchestration._train_clock)
     for a in cascade:
         a.reset()
     for k in range(ts.n_steps):

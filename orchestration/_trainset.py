@@ -122,6 +122,8 @@ class TrainSet:
         hard_limit: The manager's hard limit on the stressed loss, as a multiple
             of ``budget`` (None: none).
         budget: The manager's risk budget, currency.
+        timeline: The scenario's :class:`~market.clock.Timeline` (its decision grid,
+            wake-ups and releases: the agents' clock schedules), or None.
     """
 
     instruments: list[str]
@@ -151,6 +153,7 @@ class TrainSet:
     stress_dv: float
     hard_limit: float | None
     budget: float
+    timeline: Any = None
 
     @property
     def n_steps(self) -> int:
@@ -377,6 +380,7 @@ def build_trainset(
         stress_dv=float(cfg.stress_vol),
         hard_limit=cfg.hard_limit,
         budget=float(cfg.budget),
+        timeline=timeline,
     )
 
 

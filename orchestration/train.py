@@ -14,10 +14,13 @@ The learned agent (:class:`agents.deep.LearnedHedger` at inference) takes
 the place, in a *base* configuration's cascade, of the rule agents trading
 its instruments, in the cascade's gamma slot; the other rule agents of that
 configuration run around it (the Cao et al. set-up: a learned option hedge,
-then the delta hedger). Its actions (:class:`~orchestration._train_policies.ActionSpec`)
-are target holdings, trades, a fraction of the trade that neutralises
-one greek of the book, or (``cascade``, :mod:`orchestration._train_cascade`)
-a fraction of each instrument's rule trade in turn.
+then the delta hedger), each with its latency, clock schedule and state
+trigger as in the engine (:mod:`orchestration._train_clock`); the learned
+agent takes those of the rules it replaces, and the meta records them.
+Its actions (:class:`~orchestration._train_policies.ActionSpec`) are target
+holdings, trades, a fraction of the trade that neutralises one greek of the
+book, or (``cascade``, :mod:`orchestration._train_cascade`) a fraction of
+each instrument's rule trade in turn.
 
 The checkpoint (version 3) is ``torch.save`` of tensors and one JSON string,
 written atomically and read with ``torch.load(weights_only=True)``: ``mlp``
@@ -46,6 +49,7 @@ from agents.deep import CHECKPOINT_VERSION
 from orchestration._io import atomic_write_bytes
 from orchestration._train_cascade import CascadeActor, CascadeSpec
 from orchestration._train_checks import check_device, check_supported, check_train_args
+from orchestration._train_clock import AgentClock
 from orchestration._train_pnl import to_device
 from orchestration._train_policies import (
     RULE_GREEKS,
@@ -64,6 +68,7 @@ __all__ = [
     "check_device",
     "check_supported",
     "check_train_args",
+    "learned_clock",
     "objective_fn",
     "rule_cascade",
     "save_checkpoint",
@@ -108,8 +113,8 @@ def objective_fn(kind: str, level: float, cost_penalty: float = 0.0) -> Callable
     )
 
 
-def _rule_of(spec: Any) -> tuple[str, str, float] | None:
-    """``(greek, instrument, target)`` of a built-in band hedger's spec, else None."""
+def _rule_of(spec: Any) -> tuple[str, str, float, AgentClock] | None:
+    """``(greek, instrument, target, clock)`` of a built-in BSM band hedger's spec, else None."""
     from agents._band import BandHedger
     from agents.models import BSMModel
 
@@ -117,21 +122,21 @@ def _rule_of(spec: Any) -> tuple[str, str, float] | None:
     if not issubclass(cls, BandHedger) or cls.greek not in RULE_GREEKS:
         return None
     cfg = cls.Config.model_validate(spec.config)
-    if (
-        not isinstance(cfg.model, BSMModel)
-        or cfg.latency > 0.0
-        or cfg.schedule.kind != "every_step"
-    ):
+    if not isinstance(cfg.model, BSMModel):
         return None
-    return str(cls.greek), cfg.instrument, float(cfg.target)
+    return str(cls.greek), cfg.instrument, float(cfg.target), AgentClock.of(cfg)
 
 
-def rule_cascade(hc: HedgeConfig) -> list[tuple[str, str, float]]:
+def rule_cascade(hc: HedgeConfig) -> list[tuple[str, str, float, AgentClock]]:
     """A configuration's band hedgers in the engine's cascade order (vega, gamma, delta).
 
+    Each is ``(greek, instrument, target, clock)`` (``RuleActor(*rule)``): its
+    clock is its latency and schedule, which the trainer runs as the engine
+    does (:mod:`orchestration._train_clock`).
+
     Raises:
-        ScenarioError: An agent the trainer cannot run (not a built-in BSM band
-            hedger trading every step without latency).
+        ScenarioError: An agent the trainer cannot run (not a built-in delta,
+            gamma or vega band hedger with BSM greeks).
     """
     from agents.manager_config import cascade_order
 
@@ -141,12 +146,28 @@ def rule_cascade(hc: HedgeConfig) -> list[tuple[str, str, float]]:
         if r is None:
             raise ScenarioError(
                 f"train: agent {spec.agent_name!r} is not a built-in delta/gamma/vega band "
-                "hedger (BSM greeks, every step, no latency): the trainer runs only those "
-                "around the learned policy"
+                "hedger with BSM greeks: the trainer runs only those around the learned policy"
             )
         rules[spec.agent_name] = r
     order = cascade_order([(n, rules[n][0]) for n in rules])
     return [rules[n] for n in order]
+
+
+def learned_clock(
+    rules: list[tuple[str, str, float, AgentClock]], insts: tuple[str, ...]
+) -> AgentClock:
+    """The learned agent's latency and schedule: those of the rules it replaces.
+
+    Raises:
+        ScenarioError: The rules trading its instruments have different clocks.
+    """
+    clocks = {r[3] for r in rules if r[1] in insts}
+    if len(clocks) > 1:
+        raise ScenarioError(
+            "train: the band hedgers the learned agent replaces have different latencies or "
+            "schedules: train on a --base whose hedgers of its instruments share one"
+        )
+    return clocks.pop() if clocks else AgentClock()
 
 
 def base_config(scenario: Scenario, instruments: tuple[str, ...], base: str | None) -> str:
@@ -324,6 +345,7 @@ def train(
             head.weight.mul_(0.01)
             head.bias.zero_()
     actor = (CascadeActor if kind == "cascade" else LearnedActor)(net, feats, spec, default)
+    actor.clock = learned_clock(base_rules, insts)  # the replaced rules' latency and schedule
     # The learned agent runs in the cascade's gamma slot (agents.deep.LearnedHedger.greek)
     # among the base configuration's band hedgers that trade other instruments.
     from agents.manager_config import cascade_order
@@ -375,6 +397,7 @@ def train(
             "instrument": default,
             "mode": {"fraction": "residual", "trade": "direct"}.get(kind, kind),
             "base": bname,
+            **actor.clock.to_json("gamma"),
             "horizon_days": scenario.days,
             "objective": objective,
             "level": lvl,

@@ -348,7 +348,13 @@ def test_a_good_v3_checkpoint_loads_and_the_family_is_checked(tmp_path: Path) ->
     cfg = LearnedHedgerConfig.model_validate(learned_config(path))
     ck = load_checkpoint(path, cfg.spec, family=CHECK_FAMILY)
     assert isinstance(ck["params"], GRUParams) and ck["params"].hidden == 5
-    assert ck["spec"] == PolicySpec("gru", tuple(FEATURES), "holdings", ("gamma_opt", "underlying"))
+    assert ck["spec"] == PolicySpec(
+        "gru",
+        tuple(FEATURES),
+        "holdings",
+        ("gamma_opt", "underlying"),
+        clock='{"latency": 0.0, "schedule": {"kind": "every_step"}}',
+    )  # no latency nor schedule in the meta: 0 s, every step
     with pytest.raises(CheckpointError, match="was trained for scenario 'check'"):
         LearnedHedger.check_scenario(cfg, CHECK_FAMILY | {"scenario": "macro_gap"})
 

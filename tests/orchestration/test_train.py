@@ -83,7 +83,7 @@ def test_training_simulator_agrees_with_the_engine_for_the_rule() -> None:
     sc = load_scenario("cao2023_gbm", ["n_paths=300"])
     hc = sc.configs["delta_gamma"]
     ds = to_device(build_trainset(sc, manager=hc.manager))
-    pnl, _ = rollout(ds, [RuleActor(g, i, t) for g, i, t in rule_cascade(hc)])
+    pnl, _ = rollout(ds, [RuleActor(*r) for r in rule_cascade(hc)])
     res = run_local(sc)["delta_gamma"]
     np.testing.assert_allclose(pnl.numpy(), res.pnl, rtol=1e-9)
     sim = float(-pnl.mean() + 1.645 * pnl.std(unbiased=False))
@@ -409,7 +409,8 @@ def test_train_takes_a_non_uniform_timeline_but_refuses_a_base_agent_it_cannot_r
     # A latency elsewhere adds its orders' arrival steps to the timeline: the
     # training set is the engine's events on that timeline, so it trains. A
     # latency on an agent of the base configuration (around the learned one)
-    # is refused: the trainer's step loop runs band hedgers without latency.
+    # trains too (orchestration._train_clock runs it as the engine does); a
+    # hedger with a non-BSM model is refused.
     out = tmp_path / "m.pt"
     argv = ["train", "cao2023_gbm", "--out", str(out), "--epochs", "1", "--no-progress"]
     argv += ["--paths", "40"]
@@ -417,8 +418,13 @@ def test_train_takes_a_non_uniform_timeline_but_refuses_a_base_agent_it_cannot_r
     assert out.is_file()
     out.unlink()
     late = [*argv, "--set", "configs.delta_gamma.agents.1.config.latency=5"]
-    assert main(late) == 2
+    assert main([*late, "--base", "delta_gamma"]) == 0
+    meta = json.loads(torch.load(out, weights_only=True)["meta"])
+    assert meta["base"] == "delta_gamma" and meta["latency"] == 0.0  # its gamma rule has none
+    out.unlink()
+    merton = [*argv, "--set", 'configs.delta_gamma.agents.1.config.model={"kind": "merton"}']
+    assert main(merton) == 2
     _one_line_refusal(capsys, "name one with --base")
-    assert main([*late, "--base", "delta_gamma"]) == 2
-    _one_line_refusal(capsys, "no latency")
+    assert main([*merton, "--base", "delta_gamma"]) == 2
+    _one_line_refusal(capsys, "BSM greeks")
     assert not out.exists()

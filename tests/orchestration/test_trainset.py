@@ -64,7 +64,7 @@ def test_the_rule_agents_run_through_the_trainers_step_loop(world) -> None:
         if any(s.config.get("model") for s in hc.agents):
             continue  # a hedger with a non-BSM model (model_risk's true_delta)
         ds = to_device(build_trainset(sc, manager=hc.manager))
-        cascade = [RuleActor(g, i, t) for g, i, t in rule_cascade(hc)]
+        cascade = [RuleActor(*r) for r in rule_cascade(hc)]
         pnl, cost = rollout(ds, cascade)
         assert _rel(pnl.numpy(), results[cname].pnl) <= 1e-9, (kind, cname)
         np.testing.assert_allclose(cost.numpy(), results[cname].cost, rtol=1e-9, atol=1e-9)
