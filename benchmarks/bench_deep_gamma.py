@@ -86,8 +86,14 @@ def main() -> None:
     ap.add_argument(
         "--only", choices=tuple(POLICIES), default=None, help="train and show one policy"
     )
+    ap.add_argument(
+        "--gru", action="append", default=[], choices=tuple(POLICIES), help="a GRU policy"
+    )
     ap.add_argument("--keep", type=Path, default=None, help="write the checkpoints here")
     args = ap.parse_args()
+    for name in args.gru:
+        spec, base = POLICIES[name]
+        POLICIES[name] = ({**spec, "policy": "gru"}, base)
     with tempfile.TemporaryDirectory() as tmp:
         where = args.keep if args.keep is not None else Path(tmp)
         where.mkdir(parents=True, exist_ok=True)

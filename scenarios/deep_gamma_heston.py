@@ -27,8 +27,11 @@ abstract; this scenario is a documented stand-in of the same design:
   percent for delta hedging, under one percent for gamma hedging).
 
 ``learned_1`` (target holdings of the underlying) and ``learned_2`` (target
-holdings of the underlying and ``hedge_opt``) run :class:`agents.deep.LearnedHedger`
-policies trained on other seeds of this scenario (:data:`LEARNED_1`,
+holdings of ``hedge_opt``, then BSM delta neutral in the underlying: the
+paper's network with both instruments, its stock leg left to the delta rule)
+run :class:`agents.deep.LearnedHedger` policies over log-moneyness, elapsed
+time and the ATM vol (features that do not depend on the policy's own past
+trades) trained on other seeds of this scenario (:data:`LEARNED_1`,
 :data:`LEARNED_2`; ``benchmarks/bench_deep_gamma.py`` trains them); each is
 present only when its checkpoint exists (:data:`CHECKPOINT_1`,
 :data:`CHECKPOINT_2`, relative to the working directory).
@@ -73,11 +76,12 @@ LEARNED_1: dict[str, Any] = {
     "horizon_days": DAYS,
     "year_days": YEAR_DAYS,
 }
-#: The policy spec of ``learned_2``: target holdings of the underlying and ``hedge_opt``.
+#: The policy spec of ``learned_2``: target holdings of ``hedge_opt`` (then BSM delta
+#: in the underlying, see :func:`learned_config`).
 LEARNED_2: dict[str, Any] = {
     "policy": "mlp",
     "features": _FEATURES,
-    "actions": {"kind": "holdings", "instruments": ["underlying", "hedge_opt"]},
+    "actions": {"kind": "holdings", "instruments": ["hedge_opt"]},
     "horizon_days": DAYS,
     "year_days": YEAR_DAYS,
 }
