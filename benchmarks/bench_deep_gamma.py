@@ -89,11 +89,16 @@ def main() -> None:
     ap.add_argument(
         "--gru", action="append", default=[], choices=tuple(POLICIES), help="a GRU policy"
     )
+    ap.add_argument(
+        "--add-feature", action="append", default=[], help="one more feature of both policies"
+    )
     ap.add_argument("--keep", type=Path, default=None, help="write the checkpoints here")
     args = ap.parse_args()
     for name in args.gru:
         spec, base = POLICIES[name]
         POLICIES[name] = ({**spec, "policy": "gru"}, base)
+    for name, (spec, base) in list(POLICIES.items()):
+        POLICIES[name] = ({**spec, "features": [*spec["features"], *args.add_feature]}, base)
     with tempfile.TemporaryDirectory() as tmp:
         where = args.keep if args.keep is not None else Path(tmp)
         where.mkdir(parents=True, exist_ok=True)
