@@ -78,7 +78,7 @@ def held_out(checkpoints: dict[str, Path], paths: int) -> Scenario:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train-paths", type=int, default=5000)
-    ap.add_argument("--epochs", type=int, default=150)
+    ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--paths", type=int, default=10_000, help="held-out paths")
     ap.add_argument("--level", type=float, default=10.0, help="c of the mean-std objective")
     ap.add_argument("--seed", type=int, default=100, help="training seed (held out: 11)")
