@@ -36,11 +36,12 @@ abstract; this scenario is a documented stand-in of the same design:
 holdings of ``hedge_opt``, then BSM delta neutral in the underlying: the
 paper's network with both instruments, its stock leg left to the delta rule)
 run :class:`agents.deep.LearnedHedger` policies over log-moneyness, elapsed
-time and the ATM vol (features that do not depend on the policy's own past
-trades) trained on other seeds of this scenario (:data:`LEARNED_1`,
-:data:`LEARNED_2`; ``benchmarks/bench_deep_gamma.py`` trains them); each is
-present only when its checkpoint exists (:data:`CHECKPOINT_1`,
-:data:`CHECKPOINT_2`, relative to the working directory).
+time, the square root of the option's time to expiry and the ATM vol
+(features that do not depend on the policy's own past trades), trained on
+other seeds of this scenario (:data:`LEARNED_1`, :data:`LEARNED_2`;
+``benchmarks/bench_deep_gamma.py`` trains them); each is present only when
+its checkpoint exists (:data:`CHECKPOINT_1`, :data:`CHECKPOINT_2`, relative
+to the working directory).
 """
 
 from __future__ import annotations
@@ -73,7 +74,12 @@ MANAGER = ManagerConfig(budget=1e-9, weights={"delta": 0.5, "gamma": 0.5, "vega"
 #: Where the learned configurations look for their policies.
 CHECKPOINT_1 = Path("models/deep_gamma_heston_1.pt")
 CHECKPOINT_2 = Path("models/deep_gamma_heston_2.pt")
-_FEATURES = ["log_moneyness:hedge_opt", "time_fraction", "atm_vol"]
+_FEATURES = [
+    "log_moneyness:hedge_opt",
+    "time_fraction",
+    "sqrt_time_to_expiry:hedge_opt",
+    "atm_vol",
+]
 #: The policy spec of ``learned_1``: target holdings of the underlying.
 LEARNED_1: dict[str, Any] = {
     "policy": "mlp",
