@@ -61,9 +61,39 @@ class ActionSpec:
 ACTION_SCALE = 100.0
 
 
-def make_net(policy: str, n_in: int, n_out: int, hidden: int, layers: int) -> Any:
-    """A float64 policy network: ``"mlp"`` (tanh hidden layers) or ``"gru"``."""
+def _tanh_function() -> Any:
+    """``tanh`` as ``2 sigmoid(2x) - 1`` (torch's float64 ``tanh`` is ~5x slower on CPU).
+
+    Equal to ``tanh`` to a few ulps of 1 (absolute); the backward pass is
+    torch's own ``tanh_backward`` of the output.
+    """
     import torch
+
+    class FastTanh(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            y = torch.sigmoid(x * 2.0).mul_(2.0).sub_(1.0)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:
+            (y,) = ctx.saved_tensors
+            return torch.ops.aten.tanh_backward(grad, y)
+
+    return FastTanh.apply
+
+
+def make_net(policy: str, n_in: int, n_out: int, hidden: int, layers: int) -> Any:
+    """A float64 policy network: ``"mlp"`` (tanh hidden layers) or ``"gru"``.
+
+    The MLP maps ``[n, n_in]`` to ``[n, n_out]`` but works feature-major inside
+    (``W @ x.T``: the paths on the long axis, which MKL multiplies about
+    twice as fast as ``x @ W.T`` at these widths).
+    """
+    import torch
+
+    tanh = _tanh_function()
 
     class MLP(torch.nn.Module):
         kind = "mlp"
@@ -79,7 +109,13 @@ def make_net(policy: str, n_in: int, n_out: int, hidden: int, layers: int) -> An
             self.net = torch.nn.Sequential(*mods)
 
         def forward(self, x: Any, h: Any = None) -> tuple[Any, Any]:
-            return self.net(x), None
+            lins = self.linears()
+            z = x.T
+            for j, lin in enumerate(lins):
+                z = torch.addmm(lin.bias[:, None], lin.weight, z)
+                if j < len(lins) - 1:
+                    z = tanh(z)
+            return z.T, None
 
         def linears(self) -> list[Any]:
             return [m for m in self.net if isinstance(m, torch.nn.Linear)]
@@ -225,6 +261,7 @@ def rollout(ds: DeviceSet, cascade: list[Any]) -> tuple[Any, Any]:
     ts = ds.ts
     for a in cascade:
         a.reset()
+    last = cascade[-1] if cascade else None
     for k in range(ts.n_steps):
         led.begin(k)
         hedge = led.greeks()
@@ -235,8 +272,9 @@ def rollout(ds: DeviceSet, cascade: list[Any]) -> tuple[Any, Any]:
                 limit = ts.max_order.get(inst)
                 if limit is not None:
                     qty = torch.where(torch.abs(qty) > limit, qty * 0.0, qty)
-                q = ds.quotes[inst]
-                view = {g: view[g] + qty * q[g][k] for g in GREEKS3}
+                if actor is not last:  # the last actor's orders change no later view
+                    q = ds.quotes[inst]
+                    view = {g: view[g] + qty * q[g][k] for g in GREEKS3}
                 net[inst] = net[inst] + qty if inst in net else qty
         for inst, qty in net.items():
             led.trade(inst, qty)
