@@ -104,6 +104,8 @@ def fill_cost(
     """
     spread = (cost.half_spread_vol or cost.half_spread_pct) if is_option else cost.half_spread_bps
     out: Any = None
+    if not (spread or cost.impact_bps or cost.fee_pct):
+        return 0.0
     aq = xp.abs(qty)
     if spread or cost.impact_bps:
         impact = mid * (cost.impact_bps * 1e-4) * aq if cost.impact_bps else None
@@ -116,7 +118,7 @@ def fill_cost(
     if cost.fee_pct:
         fee = (cost.fee_pct * 0.01) * aq * xp.abs(mid)
         out = fee if out is None else out + fee
-    return 0.0 if out is None else out
+    return out
 
 
 def minutes_since_release(released: Sequence[float], time: float, year_days: float) -> float | None:

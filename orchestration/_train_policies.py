@@ -206,8 +206,18 @@ def feature_context(
     return ctx
 
 
+#: Context keys that depend on the hedge (the rest are the training set's, fixed per step).
+HEDGE_KEYS = ("book_delta", "book_gamma", "book_vega", "holding:{i}")
+
+
 class LearnedActor:
-    """A policy network acting by an :class:`ActionSpec` over named features."""
+    """A policy network acting by an :class:`ActionSpec` over named features.
+
+    Features that read none of the hedge's keys (:data:`HEDGE_KEYS`: time,
+    vol, strikes, ...) and the fraction action's safe denominator are the
+    same in every rollout over one training set: they are computed once per
+    step and kept (``self._fixed``, for the :class:`DeviceSet` they came from).
+    """
 
     def __init__(
         self, net: Any, features: list[str], spec: ActionSpec, default_instrument: str | None
@@ -216,8 +226,15 @@ class LearnedActor:
         self.default = default_instrument
         self.reads = sorted(_features.instruments_of(features, default_instrument))
         self.keys = set(_features.required_keys(features, default_instrument))
+        self.fixed = {
+            f
+            for f in features
+            if not set(_features.parse(f, default_instrument)[0].inputs) & set(HEDGE_KEYS)
+        }
         self.norm = Normalizer()
         self.h: Any = None
+        self._fixed: dict[Any, Any] = {}
+        self._fixed_for: Any = None
 
     def reset(self) -> None:
         """Start of a rollout: no hidden state."""
@@ -227,8 +244,18 @@ class LearnedActor:
         import torch
 
         ds = led.ds
+        if self._fixed_for is not ds:
+            self._fixed, self._fixed_for = {}, ds
         ctx = feature_context(k, view, led, self.reads, self.keys)
-        x = _features.stack(self.features, ctx, torch, self.default)
+        cols = []
+        for name in self.features:
+            col = self._fixed.get((name, k)) if name in self.fixed else None
+            if col is None:
+                col = _features.compute(name, ctx, torch, self.default)
+                if name in self.fixed:
+                    self._fixed[name, k] = col
+            cols.append(col)
+        x = torch.stack(cols, dim=-1)  # _features.stack, with the fixed columns kept
         out, self.h = self.net(self.norm(x), self.h)
         orders = []
         for j, inst in enumerate(self.spec.instruments):
@@ -238,8 +265,11 @@ class LearnedActor:
             elif self.spec.kind == "trade":
                 qty = ACTION_SCALE * f
             else:
-                unit = ds.quotes[inst][self.spec.rule][k]
-                safe = torch.where(torch.abs(unit) > _features.TINY, unit, torch.inf)
+                safe = self._fixed.get(("safe", inst, k))
+                if safe is None:
+                    unit = ds.quotes[inst][self.spec.rule][k]
+                    safe = torch.where(torch.abs(unit) > _features.TINY, unit, torch.inf)
+                    self._fixed["safe", inst, k] = safe
                 qty = torch.sigmoid(f) * (-view[self.spec.rule] / safe)
             orders.append((inst, qty))
         return orders
