@@ -112,7 +112,10 @@ def to_device(ts: TrainSet, device: str = "cpu") -> DeviceSet:
     # Per step, the rows of ``kept`` that can hold units then (entered before
     # the step, not yet settled) and their greeks, one [3, rows, n] tensor.
     kept_g: list[tuple[int, Any]] = []
-    ends = [T1 if ts.slots[i].expire is None else ts.slots[i].expire for i in kept]
+    ends: list[int] = []
+    for i in kept:
+        end = ts.slots[i].expire
+        ends.append(T1 if end is None else end)
     for k in range(T1):
         rows = [j for j, i in enumerate(kept) if ts.slots[i].first < k < ends[j]]
         if not rows:
