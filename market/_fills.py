@@ -74,6 +74,53 @@ def fill_terms(
     return price, concession * aq + fee
 
 
+def fill_cost(
+    qty: Any,
+    mid: Any,
+    vega: Any,
+    is_option: bool,
+    cost: Any,
+    spread_mult: Any = 1.0,
+    xp: Any = np,
+) -> Any:
+    """The cost against mid of :func:`fill_terms` alone, without its zero terms.
+
+    The same formula, with each term whose coefficient in ``cost`` is zero
+    left out (it is an exact zero for finite inputs), so this equals
+    ``fill_terms(...)[1]``; the trainer calls it so that it neither computes
+    the price nor differentiates terms that vanish.
+
+    Args:
+        qty: Units bought (+) or sold (-) per path, ``[n]``.
+        mid: Mid per unit, currency, ``[n]``.
+        vega: Vega per unit, ``[n]`` (options).
+        is_option: Option or underlying.
+        cost: The instrument's cost model.
+        spread_mult: Fast-market multiplier of the half-spread.
+        xp: The array namespace.
+
+    Returns:
+        The cost, currency, ``[n]`` (the float ``0.0`` when every coefficient is zero).
+    """
+    spread = (cost.half_spread_vol or cost.half_spread_pct) if is_option else cost.half_spread_bps
+    out: Any = None
+    if not (spread or cost.impact_bps or cost.fee_pct):
+        return 0.0
+    aq = xp.abs(qty)
+    if spread or cost.impact_bps:
+        impact = mid * (cost.impact_bps * 1e-4) * aq if cost.impact_bps else None
+        if spread:
+            half = half_spread(mid, vega, is_option, cost, spread_mult, xp)
+            concession = half if impact is None else half + impact
+        else:
+            concession = impact
+        out = concession * aq
+    if cost.fee_pct:
+        fee = (cost.fee_pct * 0.01) * aq * xp.abs(mid)
+        out = fee if out is None else out + fee
+    return out
+
+
 def minutes_since_release(released: Sequence[float], time: float, year_days: float) -> float | None:
     """Minutes from the latest release at or before ``time`` (years), or None.
 

@@ -46,6 +46,7 @@ import numpy as np
 from agents import RiskManager, _features
 from agents._features import LEGACY_FEATURES
 from agents.deep import CHECKPOINT_VERSION
+from orchestration._adam import Adam
 from orchestration._io import atomic_write_bytes
 from orchestration._train_cascade import CascadeActor, CascadeSpec
 from orchestration._train_checks import check_device, check_supported, check_train_args
@@ -357,7 +358,7 @@ def train(
     with torch.no_grad():  # the features' centre and scale, on the initial policy's paths
         rollout(ds, cascade)
     _scale_features(actor)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    opt = Adam(net.parameters(), lr=lr)
     losses: list[float] = []
     for epoch in range(epochs):
         opt.zero_grad()
