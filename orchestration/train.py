@@ -52,6 +52,7 @@ from orchestration._train_checks import check_device, check_supported, check_tra
 from orchestration._train_clock import AgentClock
 from orchestration._train_pnl import to_device
 from orchestration._train_policies import (
+    ACTION_SCALE,
     RULE_GREEKS,
     ActionSpec,
     LearnedActor,
@@ -200,8 +201,18 @@ def base_config(scenario: Scenario, instruments: tuple[str, ...], base: str | No
     return best
 
 
+#: Least scale of the ``holding`` feature (hundreds of units): the action's scale,
+#: ``ACTION_SCALE`` units. The first rollout's holdings are ~0 with a tiny std, which
+#: would make the policy's target hugely sensitive to its own past holdings.
+HOLDING_SD_FLOOR = ACTION_SCALE / 100.0
+
+
 def _scale_features(actor: LearnedActor) -> None:
-    actor.norm.fit()
+    import torch
+
+    holding = [_features.parse(f, actor.default)[0].name == "holding" for f in actor.features]
+    floor = [HOLDING_SD_FLOOR if h else 0.0 for h in holding]
+    actor.norm.fit(torch.tensor(floor, dtype=torch.float64))
 
 
 def _fold(net: Any, mu: Any, sd: Any) -> dict[str, Any]:
