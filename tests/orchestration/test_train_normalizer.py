@@ -24,17 +24,23 @@ def test_fit_floors_the_scale_only_where_asked() -> None:
 def test_the_holding_feature_is_scaled_at_least_by_the_action_scale() -> None:
     # The first rollout's holdings are ~0 (the head starts near holding nothing):
     # its std (~1e-4) would scale the feature by ~10^4; it is floored at
-    # ACTION_SCALE units (1.0 in the feature's hundreds of units); others keep their std.
+    # ACTION_SCALE units (1.0 in the feature's hundreds of units) for a holdings or
+    # trade policy; other features keep their std.
     net = make_net("mlp", len(FEATS), 1, 8, 1)
     actor = LearnedActor(net, FEATS, ActionSpec("holdings", ("underlying",)), "hedge_opt")
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(50, len(FEATS), generator=gen, dtype=torch.float64)
     x[:, 4] *= 1e-4
     actor.norm(x)
-    tr._scale_features(actor)
+    tr._scale_features(actor, starts_flat=True)
     assert float(actor.norm.sd[4]) == tr.HOLDING_SD_FLOOR == 1.0
     want = x.std(0)
     assert torch.equal(actor.norm.sd[[0, 1, 2, 3, 5]], want[[0, 1, 2, 3, 5]])
+    # a policy that starts near its rule (fraction, cascade) keeps the first rollout's scale
+    actor.norm = Normalizer()
+    actor.norm(x)
+    tr._scale_features(actor, starts_flat=False)
+    assert torch.equal(actor.norm.sd, want)
 
 
 def test_a_policy_reading_its_own_holdings_trains() -> None:
