@@ -66,3 +66,34 @@ def test_a_policy_reading_its_own_holdings_trains() -> None:
     losses = run()
     assert losses[-1] < 0.6 * losses[0]
     assert run() == losses
+
+
+def test_a_floored_policy_in_the_engine_has_the_trainers_pnl(tmp_path) -> None:
+    # The floored scale folds into the checkpoint exactly: the engine's P&L of
+    # learned_1 with holding:underlying equals the trainer's on the same paths.
+    import numpy as np
+
+    from orchestration import Scenario, run_local
+    from orchestration.train import save_checkpoint
+
+    spec = {**dg.LEARNED_1, "features": FEATS}
+    blob, _ = tr.train(
+        dg.SCENARIO,
+        instruments=("underlying",),
+        features=tuple(FEATS),
+        action="holdings",
+        base="delta",
+        paths=64,
+        epochs=3,
+        seed=100,
+    )
+    ckpt = tmp_path / "l1.pt"
+    save_checkpoint(blob, ckpt)
+    data = dg.SCENARIO.model_dump() | {"n_paths": 32}
+    data["configs"] = {"learned": dg.learned_config(spec, ckpt).model_dump()}
+    sc = Scenario.model_validate(data)
+    engine = run_local(sc)["learned"]
+    from test_train_any import _learned_rollout
+
+    pnl, _ = _learned_rollout(sc, blob)
+    np.testing.assert_allclose(pnl.numpy(), engine.pnl, rtol=1e-9, atol=1e-9)
