@@ -143,7 +143,14 @@ def make_net(policy: str, n_in: int, n_out: int, hidden: int, layers: int) -> An
 
 class Normalizer:
     """Per-feature centre and scale (taken from the first rollout), folded into
-    the first layer when the checkpoint is written."""
+    the first layer when the checkpoint is written.
+
+    A feature that depends on the policy's own trades (``holding:*``) is near
+    constant on the first rollout (the initial policy holds ~nothing); its
+    scale is floored (:meth:`fit`'s ``floor``) so that the network's initial
+    weights do not make the policy's target hugely sensitive to its own past
+    holdings (a feedback that stalls training).
+    """
 
     def __init__(self) -> None:
         self.mu: Any = None
@@ -156,12 +163,15 @@ class Normalizer:
             return x * 0.0
         return (x - self.mu) / self.sd
 
-    def fit(self) -> None:
+    def fit(self, floor: Any = None) -> None:
+        """Take the centre and scale of the inputs seen (``floor [n_features]``: least scales)."""
         import torch
 
         allx = torch.cat(self.seen, 0)
         self.mu = allx.mean(0)
         self.sd = torch.where(allx.std(0) > 1e-12, allx.std(0), torch.ones_like(self.mu))
+        if floor is not None:
+            self.sd = torch.maximum(self.sd, floor.to(self.sd))
         self.seen = []
 
 

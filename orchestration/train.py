@@ -53,6 +53,7 @@ from orchestration._train_checks import check_device, check_supported, check_tra
 from orchestration._train_clock import AgentClock
 from orchestration._train_pnl import to_device
 from orchestration._train_policies import (
+    ACTION_SCALE,
     RULE_GREEKS,
     ActionSpec,
     LearnedActor,
@@ -201,8 +202,20 @@ def base_config(scenario: Scenario, instruments: tuple[str, ...], base: str | No
     return best
 
 
-def _scale_features(actor: LearnedActor) -> None:
-    actor.norm.fit()
+#: Least scale of the ``holding`` feature (hundreds of units) for a policy that starts
+#: from holding / trading nothing: the action's scale, ``ACTION_SCALE`` units. Its first
+#: rollout's holdings are ~0 with a tiny std, which would make the policy's target
+#: hugely sensitive to its own past holdings (training stalls). A ``fraction`` or
+#: ``cascade`` policy starts near its rules, so its first rollout's scale is kept.
+HOLDING_SD_FLOOR = ACTION_SCALE / 100.0
+
+
+def _scale_features(actor: LearnedActor, starts_flat: bool = False) -> None:
+    import torch
+
+    holding = [_features.parse(f, actor.default)[0].name == "holding" for f in actor.features]
+    floor = [HOLDING_SD_FLOOR if h and starts_flat else 0.0 for h in holding]
+    actor.norm.fit(torch.tensor(floor, dtype=torch.float64))
 
 
 def _fold(net: Any, mu: Any, sd: Any) -> dict[str, Any]:
@@ -357,7 +370,7 @@ def train(
     risk = objective_fn(objective, lvl, cost_penalty)
     with torch.no_grad():  # the features' centre and scale, on the initial policy's paths
         rollout(ds, cascade)
-    _scale_features(actor)
+    _scale_features(actor, kind in ("holdings", "trade"))  # floored where it holds ~0
     opt = Adam(net.parameters(), lr=lr)
     losses: list[float] = []
     for epoch in range(epochs):
