@@ -21,7 +21,8 @@ and the same view of the book), so the idle one keeps its state (a GRU's
 hidden state, a band's memory); only the routed (or blended) orders reach the
 manager, sent as the hybrid's, so its hard limits bind them as any agent's.
 The children run on the hybrid's schedule and latency (theirs must be left at
-the defaults) and see the book under the hybrid's pricing ``model`` (a child
+the defaults; their configs take the hybrid's, so a learned child's
+checkpoint is checked against the clock it runs on) and see the book under the hybrid's pricing ``model`` (a child
 that names a model must name the same); the hybrid runs in the cascade's gamma
 slot (subclass it to set another ``greek``). Its snapshot holds both
 children's and the alert state.
@@ -64,11 +65,16 @@ class ChildSpec(StrictModel):
     cls: str = Field(min_length=1)
     config: dict[str, Any] = Field(default_factory=dict)
 
-    def validated(self, model: Any = None) -> tuple[type[Agent], AgentConfig]:
+    def validated(
+        self, model: Any = None, clock: AgentConfig | None = None
+    ) -> tuple[type[Agent], AgentConfig]:
         """The class and its validated config.
 
         Args:
             model: The hybrid's pricing model; a child naming another is refused.
+            clock: The hybrid's config: the child runs on its latency and
+                schedule, so its config takes them (a learned child's
+                checkpoint is checked against the clock it really runs on).
         """
         cls = resolve_child(self.cls)
         cfg = cls.Config.model_validate(self.config)
@@ -82,6 +88,8 @@ class ChildSpec(StrictModel):
                 f"child {self.cls!r} prices with {own.kind!r}, the hybrid with {model.kind!r}: "
                 "set the pricing model on the hybrid (its children see its view)"
             )
+        if clock is not None:
+            cfg = cfg.model_copy(update={"latency": clock.latency, "schedule": clock.schedule})
         return cls, cfg
 
 
@@ -126,7 +134,7 @@ class HybridHedger(Agent):
         super().__init__(name, config, **kw)
         self.children: dict[str, Agent] = {}
         for label in ("model_based", "learned"):
-            cls, cfg = getattr(self.config, label).validated()
+            cls, cfg = getattr(self.config, label).validated(clock=self.config)
             self.children[label] = cls(f"{name}.{label}", cfg, rng=self.rng)
         #: The alert: one for every path (bool), or per path (``[n]`` bool).
         self.alert: bool | np.ndarray = False
@@ -137,7 +145,7 @@ class HybridHedger(Agent):
         if not isinstance(config, HybridConfig):
             raise TypeError(f"{cls.__name__} needs a HybridConfig")
         for label in ("model_based", "learned"):
-            child_cls, cfg = getattr(config, label).validated()
+            child_cls, cfg = getattr(config, label).validated(clock=config)
             try:
                 child_cls.check_scenario(cfg, family)
             except ValueError as exc:

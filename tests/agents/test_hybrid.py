@@ -219,3 +219,15 @@ def test_a_per_path_alert_routes_each_path_to_its_own_child(ckpt: Path) -> None:
     under = [o.qty for r in learned_rows for o in r[0] if o.instrument == "underlying"]
     assert any(np.abs(q[mask]).max() > 0 for q in under)  # routed paths trade the learned child's
     assert all(np.abs(q[~mask]).max() == 0 for q in under)  # the model child trades no underlying
+
+
+def test_a_learned_child_is_checked_against_the_hybrids_latency(tmp_path: Path) -> None:
+    # The children run on the hybrid's clock, so a learned child's checkpoint
+    # must have been trained with the hybrid's latency, not the child's default.
+    trained_60 = write_policy(tmp_path / "l60.pt", "gru", scale=0.3, latency=60.0)
+    HybridHedger("h", HybridConfig.model_validate(hybrid_config(trained_60, latency=60.0)))
+    with pytest.raises(Exception, match=r"trained with a latency of 60\.0 s, this agent has 5 s"):
+        HybridHedger("h", HybridConfig.model_validate(hybrid_config(trained_60, latency=5.0)))
+    trained_0 = write_policy(tmp_path / "l0.pt", "gru", scale=0.3)
+    with pytest.raises(Exception, match=r"trained with a latency of 0\.0 s, this agent has 60 s"):
+        HybridHedger("h", HybridConfig.model_validate(hybrid_config(trained_0, latency=60.0)))
