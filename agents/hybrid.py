@@ -22,10 +22,10 @@ hidden state, a band's memory); only the routed (or blended) orders reach the
 manager, sent as the hybrid's, so its hard limits bind them as any agent's.
 The children run on the hybrid's schedule and latency (theirs must be left at
 the defaults; their configs take the hybrid's, so a learned child's
-checkpoint is checked against the clock it runs on) and see the book under the hybrid's pricing ``model`` (a child
-that names a model must name the same); the hybrid runs in the cascade's gamma
-slot (subclass it to set another ``greek``). Its snapshot holds both
-children's and the alert state.
+checkpoint is checked against the clock it runs on) and see the book under
+the hybrid's pricing ``model`` (a child that names a model must name the
+same); the hybrid runs in the cascade's gamma slot (subclass it to set
+another ``greek``). Its snapshot holds both children's and the alert state.
 """
 
 from __future__ import annotations
