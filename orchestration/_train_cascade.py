@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agents import _features
 from orchestration._train_pnl import Ledger
-from orchestration._train_policies import GREEKS3, ActionSpec, LearnedActor, feature_context
+from orchestration._train_policies import GREEKS3, ActionSpec, LearnedActor
 
 
 @dataclass(frozen=True)
@@ -39,16 +38,12 @@ class CascadeActor(LearnedActor):
         import torch
 
         ds = led.ds
-        ctx = feature_context(k, view, led, self.reads, self.keys)
-        x = _features.stack(self.features, ctx, torch, self.default)
-        out, self.h = self.net(self.norm(x), self.h)
+        out = self.outputs(k, view, led)
         book = dict(view)
         orders = []
         for j, (inst, rule) in enumerate(zip(self.spec.instruments, self.spec.rules, strict=True)):
             q = ds.quotes[inst]
-            unit = q[rule][k]
-            safe = torch.where(torch.abs(unit) > _features.TINY, unit, torch.inf)
-            qty = torch.sigmoid(out[:, j]) * (-book[rule] / safe)
+            qty = torch.sigmoid(out[:, j]) * (-book[rule] / self.safe_unit(inst, rule, k, ds))
             book = {g: book[g] + qty * q[g][k] for g in GREEKS3}
             orders.append((inst, qty))
         return orders

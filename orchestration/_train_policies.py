@@ -260,12 +260,12 @@ class LearnedActor:
         """Start of a rollout: no hidden state."""
         self.h = None
 
-    def act(self, k: int, view: dict[str, Any], led: Ledger) -> list[tuple[str, Any]]:
+    def outputs(self, k: int, view: dict[str, Any], led: Ledger) -> Any:
+        """The network's outputs at step ``k`` (``[n, outputs]``); carries the GRU state."""
         import torch
 
-        ds = led.ds
-        if self._fixed_for is not ds:
-            self._fixed, self._fixed_for = {}, ds
+        if self._fixed_for is not led.ds:
+            self._fixed, self._fixed_for = {}, led.ds
         ctx = feature_context(k, view, led, self.reads, self.keys)
         cols = []
         for name in self.features:
@@ -277,6 +277,23 @@ class LearnedActor:
             cols.append(col)
         x = torch.stack(cols, dim=-1)  # _features.stack, with the fixed columns kept
         out, self.h = self.net(self.norm(x), self.h)
+        return out
+
+    def safe_unit(self, inst: str, rule: str, k: int, ds: DeviceSet) -> Any:
+        """``inst``'s ``rule`` greek per unit at step ``k``, ``inf`` where ~0 (kept per step)."""
+        import torch
+
+        safe = self._fixed.get(("safe", inst, rule, k))
+        if safe is None:
+            unit = ds.quotes[inst][rule][k]
+            safe = torch.where(torch.abs(unit) > _features.TINY, unit, torch.inf)
+            self._fixed["safe", inst, rule, k] = safe
+        return safe
+
+    def act(self, k: int, view: dict[str, Any], led: Ledger) -> list[tuple[str, Any]]:
+        import torch
+
+        out = self.outputs(k, view, led)
         orders = []
         for j, inst in enumerate(self.spec.instruments):
             f = out[:, j]
@@ -285,11 +302,7 @@ class LearnedActor:
             elif self.spec.kind == "trade":
                 qty = ACTION_SCALE * f
             else:
-                safe = self._fixed.get(("safe", inst, k))
-                if safe is None:
-                    unit = ds.quotes[inst][self.spec.rule][k]
-                    safe = torch.where(torch.abs(unit) > _features.TINY, unit, torch.inf)
-                    self._fixed["safe", inst, k] = safe
+                safe = self.safe_unit(inst, self.spec.rule, k, led.ds)
                 qty = torch.sigmoid(f) * (-view[self.spec.rule] / safe)
             orders.append((inst, qty))
         return orders
